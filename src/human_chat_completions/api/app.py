@@ -1,0 +1,33 @@
+"""The FastAPI app factory: one app holding the OpenAI API and the operator API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from human_chat_completions import __version__
+from human_chat_completions.api import chat, operator
+from human_chat_completions.api.errors import install_error_handlers
+from human_chat_completions.config import Settings
+from human_chat_completions.core import Switchboard
+
+
+def create_app(settings: Settings, switchboard: Switchboard, operator_token: str) -> FastAPI:
+    """Build the app. `switchboard` holds the run's state; `operator_token` guards /operator/api."""
+    app = FastAPI(
+        title="Human Chat Completions",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.switchboard = switchboard
+    app.state.operator_token = operator_token
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(operator.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict:
+        return {"status": "ok", "version": __version__, "waiting": len(switchboard.waiting())}
+
+    return app

@@ -1,0 +1,115 @@
+"""POST /v1/chat/completions (and the paths clients reach it by), GET /v1/models."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from human_chat_completions.api import requests, responses, wire
+from human_chat_completions.api.errors import NO_RETRY
+from human_chat_completions.config import Settings
+from human_chat_completions.core import Exchange, Switchboard
+
+router = APIRouter()
+
+# `base_url=".../v1/chat/completions"` makes the official clients call the doubled path.
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/chat/completions/chat/completions")
+STARTED = int(time.time())
+
+# Operator-side failures the client cannot fix; x-should-retry keeps clients from resending.
+_FAILURE_STATUS = {"server_shutdown": 503}
+
+
+async def create_chat_completion(request: Request) -> Response:
+    switchboard: Switchboard = request.app.state.switchboard
+    settings: Settings = request.app.state.settings
+    requests.check_client_key(request, settings)
+    body = await requests.read_body(request, settings.max_body_bytes)
+    payload, parsed = requests.parse_chat_request(body)
+    exchange = switchboard.open(
+        payload,
+        stream=bool(parsed.stream),
+        identity=requests.conversation_identity(request, parsed),
+        fingerprint=requests.fingerprint(request, payload),
+        client=requests.client_info(request),
+        is_retry=requests.is_retry(request),
+    )
+    model = parsed.model or settings.model_names[0]
+    switchboard.attach(exchange)
+    release = lambda: switchboard.detach(exchange)  # noqa: E731
+    if parsed.stream:
+        body_stream = responses.sse_body(
+            switchboard, exchange, model, parsed.include_usage, settings.keepalive_seconds
+        )
+        return responses.ExchangeResponse(
+            body_stream, release, media_type="text/event-stream", headers=responses.SSE_HEADERS
+        )
+    return await _non_stream(request, switchboard, exchange, model, release, settings)
+
+
+async def _non_stream(
+    request: Request,
+    switchboard: Switchboard,
+    exchange: Exchange,
+    model: str,
+    release: Callable[[], None],
+    settings: Settings,
+) -> Response:
+    """Answer in one JSON body; if the operator takes longer than a moment, start the response
+    early so that the connection is not idle for minutes."""
+    if not await _closed_or_gone(request, exchange, settings.nonstream_headers_after):
+        body = responses.late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
+        return responses.ExchangeResponse(body, release, media_type="application/json")
+    release()
+    reply = exchange.reply
+    if not reply.closed:
+        # The client left; nobody reads this, and the exchange is already marked abandoned.
+        return Response(status_code=499)
+    if reply.error is not None:
+        status = _FAILURE_STATUS.get(reply.error.code, 502)
+        return JSONResponse(responses.stream_error(reply.error), status, headers=NO_RETRY)
+    switchboard.note_first_byte(exchange)
+    return JSONResponse(responses.completion_body(exchange, model))
+
+
+async def _closed_or_gone(request: Request, exchange: Exchange, seconds: float) -> bool:
+    """Wait up to `seconds` for the reply to close or the client to leave; True if either did."""
+    closed = asyncio.ensure_future(exchange.reply.wait_closed())
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        finished, _ = await asyncio.wait({closed, gone}, timeout=seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        return bool(finished)
+    finally:
+        for task in (closed, gone):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(closed, gone, return_exceptions=True)
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+for _path in CHAT_PATHS:
+    router.add_api_route(_path, create_chat_completion, methods=["POST"], include_in_schema=_path == CHAT_PATHS[0])
+
+
+@router.get("/v1/models")
+@router.get("/models", include_in_schema=False)
+async def list_models(request: Request) -> dict:
+    settings: Settings = request.app.state.settings
+    return {"object": "list", "data": [wire.model_card(name, STARTED) for name in settings.model_names]}
+
+
+@router.get("/v1/models/{model_id:path}")
+@router.get("/models/{model_id:path}", include_in_schema=False)
+async def get_model(model_id: str) -> dict:
+    # Any model name is accepted on chat requests, so every name "exists".
+    return wire.model_card(model_id, STARTED)

@@ -1,0 +1,202 @@
+"""The operator HTTP API: how the window, scripts, remote operators and tests act on the switchboard."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from human_chat_completions.api.errors import APIError
+from human_chat_completions.api.requests import bearer_token
+from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Switchboard
+from human_chat_completions.core.conversation import Conversation
+from human_chat_completions.core.events import (
+    ConversationChanged,
+    Event,
+    ExchangeChanged,
+    ExchangeClosed,
+    ExchangeOpened,
+    ReplyDelta,
+)
+from human_chat_completions.store.log import iso
+
+
+def require_operator(request: Request) -> None:
+    expected: str = request.app.state.operator_token
+    if not hmac.compare_digest(bearer_token(request).encode(), expected.encode()):
+        raise APIError(
+            401,
+            "The operator API needs 'Authorization: Bearer <operator token>'.",
+            code="invalid_operator_token",
+        )
+
+
+router = APIRouter(prefix="/operator/api", dependencies=[Depends(require_operator)])
+
+
+class ReplyBody(BaseModel):
+    text: str = ""
+    done: bool = False
+
+
+class FailBody(BaseModel):
+    message: str = Field(default="The operator ended this request.", min_length=1)
+
+
+class ModeBody(BaseModel):
+    mode: Mode
+
+
+def exchange_json(exchange: Exchange, switchboard: Switchboard) -> dict[str, Any]:
+    conversation = switchboard.conversation(exchange.conversation_id)
+    return {
+        "id": exchange.id,
+        "conversation_id": exchange.conversation_id,
+        "conversation_label": conversation.label,
+        "state": exchange.state.value,
+        "mode": exchange.mode.value,
+        "stream": exchange.stream,
+        "model": exchange.model,
+        "messages": exchange.messages,
+        "user_input": exchange.user_input,
+        "reply": exchange.reply.text,
+        "author": exchange.author.value if exchange.author else None,
+        "regenerate_of": exchange.regenerate_of,
+        "error": exchange.error,
+        "received_at": iso(exchange.received_at),
+        "first_byte_at": iso(exchange.first_byte_at),
+        "done_at": iso(exchange.done_at),
+    }
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "label": conversation.label,
+        "identity": conversation.identity,
+        "mode": conversation.mode.value,
+        "created_at": iso(conversation.created_at),
+        "exchange_ids": list(conversation.exchange_ids),
+    }
+
+
+def _switchboard(request: Request) -> Switchboard:
+    return request.app.state.switchboard
+
+
+def _exchange(switchboard: Switchboard, exchange_id: str) -> Exchange:
+    try:
+        return switchboard.get(exchange_id)
+    except KeyError:
+        raise APIError(404, f"No exchange with id '{exchange_id}'.", code="exchange_not_found") from None
+
+
+@router.get("/exchanges")
+async def list_exchanges(request: Request, state: str | None = None) -> list[dict[str, Any]]:
+    """Exchanges of this run, oldest first; `state` filters (comma-separated states allowed)."""
+    switchboard = _switchboard(request)
+    wanted = {part.strip() for part in state.split(",")} if state else None
+    return [
+        exchange_json(exchange, switchboard)
+        for exchange in switchboard.exchanges.values()
+        if wanted is None or exchange.state.value in wanted
+    ]
+
+
+@router.get("/exchanges/{exchange_id}")
+async def get_exchange(request: Request, exchange_id: str) -> dict[str, Any]:
+    switchboard = _switchboard(request)
+    return exchange_json(_exchange(switchboard, exchange_id), switchboard)
+
+
+def _closed_error(error: ExchangeClosedError) -> APIError:
+    state = error.exchange.state.value
+    return APIError(
+        409,
+        f"Exchange {error.exchange.id} is {state} and takes no more text.",
+        type="conflict_error",
+        param=state,
+        code=f"exchange_{state}",
+    )
+
+
+@router.post("/exchanges/{exchange_id}/reply")
+async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str, Any]:
+    """Append text to the reply at once; `done: true` finishes it."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    try:
+        switchboard.reply(exchange.id, body.text, done=body.done)
+    except ExchangeClosedError as error:
+        raise _closed_error(error) from None
+    return exchange_json(exchange, switchboard)
+
+
+@router.post("/exchanges/{exchange_id}/fail")
+async def fail(request: Request, exchange_id: str, body: FailBody) -> dict[str, Any]:
+    """End a request with an error the client sees (for requests nobody will answer)."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    try:
+        switchboard.fail(exchange.id, body.message, code="operator_declined")
+    except ExchangeClosedError as error:
+        raise _closed_error(error) from None
+    return exchange_json(exchange, switchboard)
+
+
+@router.get("/conversations")
+async def list_conversations(request: Request) -> list[dict[str, Any]]:
+    conversations = _switchboard(request).conversations.conversations.values()
+    return [conversation_json(conversation) for conversation in conversations]
+
+
+@router.post("/conversations/{conversation_id}/mode")
+async def set_mode(request: Request, conversation_id: str, body: ModeBody) -> dict[str, Any]:
+    switchboard = _switchboard(request)
+    try:
+        conversation = switchboard.set_mode(conversation_id, body.mode)
+    except KeyError:
+        raise APIError(404, f"No conversation with id '{conversation_id}'.",
+                       code="conversation_not_found") from None
+    return conversation_json(conversation)
+
+
+def event_json(event: Event, switchboard: Switchboard) -> dict[str, Any]:
+    if isinstance(event, ConversationChanged):
+        return {"type": event.type, "conversation": conversation_json(event.conversation)}
+    data: dict[str, Any] = {"type": event.type, "exchange_id": event.exchange.id,
+                            "conversation_id": event.exchange.conversation_id,
+                            "state": event.exchange.state.value}
+    if isinstance(event, ReplyDelta):
+        data["text"] = event.text
+    elif isinstance(event, ExchangeOpened | ExchangeChanged | ExchangeClosed):
+        data["exchange"] = exchange_json(event.exchange, switchboard)
+    return data
+
+
+@router.get("/events")
+async def events(request: Request) -> StreamingResponse:
+    """Server-sent events: every switchboard event from now on, with keep-alive comments."""
+    switchboard = _switchboard(request)
+    keepalive = request.app.state.settings.keepalive_seconds
+
+    async def feed() -> AsyncIterator[str]:
+        with switchboard.events.subscription() as queue:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), keepalive)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                payload = json.dumps(event_json(event, switchboard), ensure_ascii=False)
+                yield f"event: {event.type}\ndata: {payload}\n\n"
+
+    return StreamingResponse(feed(), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache"})

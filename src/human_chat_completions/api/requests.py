@@ -1,0 +1,117 @@
+"""Reading a chat request off the wire: size limit, client key, JSON, schema, identity."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from human_chat_completions.api.errors import APIError, validation_error
+from human_chat_completions.api.wire import ChatCompletionRequest
+from human_chat_completions.config import Settings
+from human_chat_completions.core.exchange import ClientInfo
+
+RETRY_HEADERS = ("x-stainless-retry-count", "retry-attempt", "x-retry-count")
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def check_client_key(request: Request, settings: Settings) -> None:
+    """Client keys are off unless configured; then a missing or wrong key is a 401."""
+    if not settings.client_api_keys:
+        return
+    token = bearer_token(request).encode()
+    if not any(hmac.compare_digest(token, key.encode()) for key in settings.client_api_keys):
+        raise APIError(
+            401,
+            "Incorrect API key provided.",
+            type="invalid_request_error",
+            code="invalid_api_key",
+        )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> APIError:
+    return APIError(
+        413, f"Request body is larger than {limit} bytes.", code="request_too_large"
+    )
+
+
+def parse_chat_request(body: bytes) -> tuple[dict[str, Any], ChatCompletionRequest]:
+    """The body as sent (kept for the log) and its validated form."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(
+            400,
+            "We could not parse the JSON body of your request. Send valid JSON.",
+            code="invalid_json",
+        ) from None
+    if not isinstance(payload, dict):
+        raise APIError(400, "The request body must be a JSON object.", code="invalid_json")
+    if "messages" not in payload:
+        raise APIError(400, "Missing required parameter: 'messages'.", param="messages",
+                       code="missing_required_parameter")
+    try:
+        parsed = ChatCompletionRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    return payload, parsed
+
+
+def conversation_identity(request: Request, parsed: ChatCompletionRequest) -> str | None:
+    """Strongest first: the header, then `metadata.conversation_id`, then `user`."""
+    header = request.headers.get("x-conversation-id", "").strip()
+    if header:
+        return header
+    if parsed.metadata and parsed.metadata.get("conversation_id"):
+        return parsed.metadata["conversation_id"]
+    return parsed.user or None
+
+
+def fingerprint(request: Request, payload: dict[str, Any]) -> str:
+    """Same key and same body: what a client's automatic retry of a request looks like."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256((bearer_token(request) + "\n" + canonical).encode()).hexdigest()
+
+
+def is_retry(request: Request) -> bool:
+    for name in RETRY_HEADERS:
+        value = request.headers.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return True
+    return False
+
+
+def mask_key(key: str) -> str:
+    if not key:
+        return ""
+    return key[:3] + "…" + key[-4:] if len(key) > 10 else "…"
+
+
+def client_info(request: Request) -> ClientInfo:
+    address = request.client.host if request.client else ""
+    return ClientInfo(
+        address=address,
+        user_agent=request.headers.get("user-agent", "")[:300],
+        api_key_masked=mask_key(bearer_token(request)),
+    )

@@ -1,0 +1,99 @@
+"""Turning an exchange's reply stream into what the client reads: SSE chunks or one JSON body."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from human_chat_completions.api import wire
+from human_chat_completions.api.errors import error_body
+from human_chat_completions.core import Exchange, Switchboard
+from human_chat_completions.core.stream import StreamError
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class ExchangeResponse(StreamingResponse):
+    """A streaming response that lets go of its exchange however it ends, even if the body was
+    never iterated because the client left first."""
+
+    def __init__(self, content: AsyncIterator[str | bytes], release: Callable[[], None], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def completion_id(exchange: Exchange) -> str:
+    return "chatcmpl-" + exchange.id.removeprefix("ex_")
+
+
+def sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def stream_error(error: StreamError) -> dict[str, Any]:
+    return error_body(error.message, "server_error", None, error.code)
+
+
+async def sse_body(
+    switchboard: Switchboard, exchange: Exchange, model: str, include_usage: bool, keepalive: float
+) -> AsyncIterator[str]:
+    """OpenAI's chunk sequence: role first at once, content deltas, finish, usage, [DONE]."""
+    cid, created = completion_id(exchange), int(exchange.received_at)
+    yield sse(wire.chunk(cid, created, model, {"role": "assistant", "content": ""}))
+    async for piece in exchange.reply.pieces(keepalive):
+        if piece is None:
+            yield ": keep-alive\n\n"
+            continue
+        if exchange.first_byte_at is None:
+            switchboard.note_first_byte(exchange)
+        yield sse(wire.chunk(cid, created, model, {"content": piece}))
+    reply = exchange.reply
+    if reply.error is not None:
+        yield sse(stream_error(reply.error))
+        return
+    yield sse(wire.chunk(cid, created, model, {}, reply.finish_reason))
+    if include_usage:
+        yield sse(wire.usage_chunk(cid, created, model, wire.usage(exchange.messages, reply.text)))
+    yield "data: [DONE]\n\n"
+
+
+def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
+    reply = exchange.reply
+    if reply.error is not None:
+        return stream_error(reply.error)
+    return wire.completion(
+        completion_id(exchange),
+        int(exchange.received_at),
+        model,
+        reply.text,
+        reply.finish_reason or "stop",
+        wire.usage(exchange.messages, reply.text),
+    )
+
+
+async def late_json_body(
+    switchboard: Switchboard, exchange: Exchange, model: str, keepalive: float
+) -> AsyncIterator[bytes]:
+    """For a non-stream request that waits long: headers and whitespace now, the JSON when ready.
+
+    JSON allows leading whitespace, and the bytes keep idle timeouts in clients and proxies away.
+    """
+    yield b"\n"
+    while not exchange.reply.closed:
+        try:
+            await asyncio.wait_for(exchange.reply.wait_closed(), keepalive)
+        except TimeoutError:
+            yield b" "
+    switchboard.note_first_byte(exchange)
+    yield json.dumps(completion_body(exchange, model), ensure_ascii=False).encode()

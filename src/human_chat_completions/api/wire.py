@@ -1,0 +1,128 @@
+"""OpenAI Chat Completions wire types: the request model and the response shapes we send."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from human_chat_completions.core.exchange import message_text
+
+# Clients send more than we use; unknown fields are kept (the log stores the request as sent).
+_OPEN = ConfigDict(extra="allow")
+
+
+class ContentPart(BaseModel):
+    model_config = _OPEN
+    type: str
+
+
+class ChatMessage(BaseModel):
+    model_config = _OPEN
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = _OPEN
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """Everything the current schema allows is accepted; what an operator cannot honour (tools,
+    logprobs, n > 1, response formats) is ignored but kept in the log."""
+
+    model_config = _OPEN
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate: about four Latin characters a token, one a token for CJK."""
+    if not text:
+        return 0
+    wide = sum(1 for char in text if ord(char) > 0x2E7F)
+    return wide + (len(text) - wide + 3) // 4
+
+
+def usage(messages: list[dict[str, Any]], reply: str) -> dict[str, int]:
+    prompt = sum(estimate_tokens(message_text(message)) + 4 for message in messages)
+    completion = estimate_tokens(reply)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def completion(
+    completion_id: str, created: int, model: str, reply: str, finish_reason: str, usage: dict
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": usage,
+        "system_fingerprint": None,
+    }
+
+
+def chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        "system_fingerprint": None,
+    }
+
+
+def usage_chunk(completion_id: str, created: int, model: str, usage: dict) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage,
+        "system_fingerprint": None,
+    }
+
+
+def model_card(model_id: str, created: int) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "human-chat-completions"}

@@ -1,0 +1,70 @@
+"""The `hcc` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from human_chat_completions.config import load_settings
+
+app = typer.Typer(
+    help="Human Chat Completions: an OpenAI-compatible API answered by a human operator.",
+    no_args_is_help=False,
+    add_completion=False,
+)
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]
+DataDirOption = Annotated[
+    Path | None, typer.Option(help="Folder for the exchange log (or HCC_DATA_DIR).")
+]
+TokenOption = Annotated[
+    str | None, typer.Option(help="Operator API token (or HCC_OPERATOR_TOKEN); default: generated.")
+]
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    """Plain `hcc` runs the app."""
+    if ctx.invoked_subcommand is None:
+        serve(host=None, port=None, data_dir=None, operator_token=None)
+
+
+@app.command()
+def serve(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    operator_token: TokenOption = None,
+) -> None:
+    """Run the server headless (no tray)."""
+    from human_chat_completions.server import build_runtime, make_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if data_dir is not None:
+        os.environ["HCC_DATA_DIR"] = str(data_dir)
+    settings = load_settings()
+    try:
+        runtime = build_runtime(settings, data_dir, operator_token)
+    except OSError as error:
+        raise typer.BadParameter(f"cannot open the exchange log: {error}") from error
+    server = make_server(runtime, host, port)
+    base = f"http://{server.config.host}:{server.config.port}"
+    typer.echo(f"OpenAI-compatible API: {base}/v1   (set this as base_url)")
+    typer.echo(f"Operator API:          {base}/operator/api   (Authorization: Bearer <token>)")
+    typer.echo(f"Operator token file:   {runtime.token_path}")
+    typer.echo(f"Exchange log:          {runtime.exchange_log.path}")
+    try:
+        server.run()
+    finally:
+        runtime.close()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,86 @@
+"""Where things live on disk, and the settings file in the platformdirs config dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field, ValidationError
+
+from human_chat_completions.core.exchange import Mode
+
+APP_NAME = "human-chat-completions"
+log = logging.getLogger(__name__)
+
+
+def config_dir() -> Path:
+    """The settings and token folder; `HCC_CONFIG_DIR` overrides it (tests, portable installs)."""
+    override = os.environ.get("HCC_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME, False))
+
+
+def data_dir() -> Path:
+    """The exchange log folder; `HCC_DATA_DIR` overrides it."""
+    override = os.environ.get("HCC_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
+
+
+class Settings(BaseModel):
+    """What a user can change. Never holds an LLM key: those live in the OS keyring."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_mode: Mode = Mode.HUMAN
+    model_names: list[str] = Field(default_factory=lambda: ["human"])
+    client_api_keys: list[str] = Field(
+        default_factory=list,
+        description="When non-empty, clients must send one of these as `Authorization: Bearer`.",
+    )
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+    nonstream_headers_after: float = Field(
+        default=3.0, ge=0, description="Seconds a non-stream request waits before headers go out."
+    )
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings() -> Settings:
+    path = settings_path()
+    try:
+        return Settings.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (ValidationError, ValueError):
+        # A broken settings file must not keep a study from starting; say so and use defaults.
+        log.warning("settings file %s is unreadable; using defaults", path)
+        return Settings()
+
+
+def save_settings(settings: Settings) -> None:
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings.model_dump(mode="json"), indent=2), encoding="utf-8")
+
+
+def operator_token(explicit: str | None = None) -> tuple[str, Path]:
+    """The operator API token: given, from `HCC_OPERATOR_TOKEN`, or generated once and kept."""
+    path = config_dir() / "operator-token"
+    token = explicit or os.environ.get("HCC_OPERATOR_TOKEN")
+    if token:
+        return token, path
+    if path.exists():
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored, path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token, encoding="utf-8")
+    path.chmod(0o600)
+    return token, path

@@ -1,0 +1,107 @@
+"""Conversations: which requests belong to the same participant's thread."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from human_chat_completions.core.exchange import Mode, message_text
+
+
+@dataclass(eq=False)
+class Conversation:
+    """A thread of exchanges with one participant."""
+
+    id: str
+    label: str
+    mode: Mode
+    identity: str | None = None
+    created_at: float = field(default_factory=time.time)
+    exchange_ids: list[str] = field(default_factory=list)
+
+
+def history_key(messages: list[dict[str, Any]]) -> str:
+    """A digest of what a chat history says, blind to how a client spells it on the wire.
+
+    Clients echo our reply back with extra fields (`refusal: null`, parts instead of a string) or
+    trimmed whitespace, so only role, name, text and tool traffic count.
+    """
+    normalized = [
+        [
+            message.get("role"),
+            message.get("name"),
+            message_text(message).strip(),
+            message.get("tool_calls"),
+            message.get("tool_call_id"),
+        ]
+        for message in messages
+    ]
+    encoded = json.dumps(normalized, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class ConversationIndex:
+    """Finds the conversation a request belongs to: explicit identity first, then its history."""
+
+    def __init__(self, default_mode: Mode = Mode.HUMAN) -> None:
+        self.default_mode = default_mode
+        self.conversations: dict[str, Conversation] = {}
+        self._by_identity: dict[str, Conversation] = {}
+        self._by_history: dict[str, Conversation] = {}
+        self._last_request: dict[str, tuple[Conversation, str]] = {}
+
+    def resolve(
+        self, identity: str | None, messages: list[dict[str, Any]]
+    ) -> tuple[Conversation, str | None, bool]:
+        """Return (conversation, id of the exchange this regenerates or None, whether it is new)."""
+        asked = self._last_request.get(history_key(messages))
+        if asked is not None and not identity and _opening(messages):
+            # Two participants may well open with the same words; without an identity, an opening
+            # message is a new thread rather than a regenerate.
+            asked = None
+        if identity:
+            conversation = self._by_identity.get(identity)
+            if conversation is None:
+                return self._create(identity, label=identity), None, True
+        elif asked is not None:
+            conversation = asked[0]
+        else:
+            found = self._by_history.get(history_key(messages[:-1])) if len(messages) > 1 else None
+            if found is None:
+                return self._create(None, label=f"#{len(self.conversations) + 1}"), None, True
+            conversation = found
+        regenerates = asked[1] if asked is not None and asked[0] is conversation else None
+        return conversation, regenerates, False
+
+    def _create(self, identity: str | None, label: str) -> Conversation:
+        conversation = Conversation(
+            id="conv_" + uuid.uuid4().hex[:16], label=label, mode=self.default_mode, identity=identity
+        )
+        self.add(conversation)
+        return conversation
+
+    def add(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        if conversation.identity:
+            self._by_identity[conversation.identity] = conversation
+
+    def remember_request(
+        self, conversation: Conversation, exchange_id: str, messages: list[dict[str, Any]]
+    ) -> None:
+        self._last_request[history_key(messages)] = (conversation, exchange_id)
+
+    def remember_reply(
+        self, conversation: Conversation, messages: list[dict[str, Any]], reply: str
+    ) -> None:
+        """A later request whose history is these messages plus this reply continues the thread."""
+        answered = [*messages, {"role": "assistant", "content": reply}]
+        self._by_history[history_key(answered)] = conversation
+
+
+def _opening(messages: list[dict[str, Any]]) -> bool:
+    """True when the history holds nothing but instructions and one user turn."""
+    return sum(1 for message in messages if message.get("role") not in ("system", "developer")) <= 1

@@ -1,0 +1,87 @@
+"""Switchboard events and the pub/sub that carries them to the store, the UI and the operator API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from human_chat_completions.core.conversation import Conversation
+    from human_chat_completions.core.exchange import Exchange
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOpened:
+    type: ClassVar[str] = "exchange.opened"
+    exchange: Exchange
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeChanged:
+    """State or bookkeeping changed: replying started, a retry re-attached, first byte sent."""
+
+    type: ClassVar[str] = "exchange.changed"
+    exchange: Exchange
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelta:
+    type: ClassVar[str] = "reply.delta"
+    exchange: Exchange
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeClosed:
+    """Finished for good: done, failed, timed out, or abandoned because the client went away."""
+
+    type: ClassVar[str] = "exchange.closed"
+    exchange: Exchange
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChanged:
+    type: ClassVar[str] = "conversation.changed"
+    conversation: Conversation
+
+
+Event = ExchangeOpened | ExchangeChanged | ReplyDelta | ExchangeClosed | ConversationChanged
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Listeners run inline, in order, as an event is published (the store must write before anyone
+    else sees a request); subscribers get their own queue and read at their own pace."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._queues: set[asyncio.Queue[Event]] = set()
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def publish(self, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                # One broken listener must not stop a reply from reaching its client.
+                log.exception("event listener failed on %s", event.type)
+        for queue in self._queues:
+            queue.put_nowait(event)
+
+    @contextlib.contextmanager
+    def subscription(self) -> Iterator[asyncio.Queue[Event]]:
+        """A queue that receives every event published while the block runs."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)

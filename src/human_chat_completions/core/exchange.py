@@ -1,0 +1,108 @@
+"""An exchange is one chat-completion request and the reply it gets."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from human_chat_completions.core.stream import ReplyStream
+
+
+class ExchangeState(StrEnum):
+    WAITING = "waiting"
+    REPLYING = "replying"
+    DONE = "done"
+    ABANDONED = "abandoned"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def open(self) -> bool:
+        return self in (ExchangeState.WAITING, ExchangeState.REPLYING)
+
+
+class Mode(StrEnum):
+    HUMAN = "human"
+    COPILOT = "copilot"
+    AUTO = "auto"
+
+
+class Author(StrEnum):
+    HUMAN = "human"
+    COPILOT = "copilot"
+    EDITED = "edited"
+    AUTO = "auto"
+    AUTO_TAKEOVER = "auto+takeover"
+    TIMEOUT_POLICY = "timeout-policy"
+
+
+def new_exchange_id() -> str:
+    return "ex_" + uuid.uuid4().hex[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who sent a request, as far as the log may keep it (the API key is already masked)."""
+
+    address: str = ""
+    user_agent: str = ""
+    api_key_masked: str = ""
+
+
+@dataclass(eq=False)
+class Exchange:
+    """One request: what the client asked, what it was answered, and when each step happened."""
+
+    request: dict[str, Any]
+    conversation_id: str
+    mode: Mode
+    stream: bool
+    client: ClientInfo = field(default_factory=ClientInfo)
+    fingerprint: str = ""
+    regenerate_of: str | None = None
+    id: str = field(default_factory=new_exchange_id)
+    state: ExchangeState = ExchangeState.WAITING
+    author: Author | None = None
+    error: str | None = None
+    reply: ReplyStream = field(default_factory=ReplyStream)
+    readers: int = 0
+    received_at: float = field(default_factory=time.time)
+    first_byte_at: float | None = None
+    done_at: float | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.request.get("messages") or [])
+
+    @property
+    def model(self) -> str:
+        return str(self.request.get("model") or "")
+
+    @property
+    def user_input(self) -> str:
+        """The text of the last user message: what the participant just said."""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return message_text(message)
+        return ""
+
+    @property
+    def reply_text(self) -> str:
+        return self.reply.text
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The plain text of a message whose content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text") or part.get("refusal") or "")
+            for part in content
+            if isinstance(part, dict)
+        )
+    return ""

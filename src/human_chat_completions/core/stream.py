@@ -1,0 +1,80 @@
+"""ReplyStream: the only way text reaches a client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamError:
+    """Why a reply stream failed; the HTTP layer turns it into an error the client understands."""
+
+    message: str
+    code: str = "reply_failed"
+
+
+class ReplyStream:
+    """An append-only reply. Any number of readers replay it from the start.
+
+    Several readers matter because a client's retry attaches to the exchange it is retrying and must
+    receive everything already written.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._changed = asyncio.Event()
+        self.finish_reason: str | None = None
+        self.error: StreamError | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._pieces)
+
+    @property
+    def closed(self) -> bool:
+        return self.finish_reason is not None or self.error is not None
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            raise RuntimeError("reply stream is closed")
+        if text:
+            self._pieces.append(text)
+            self._wake()
+
+    def close(self, finish_reason: str = "stop") -> None:
+        if not self.closed:
+            self.finish_reason = finish_reason
+            self._wake()
+
+    def fail(self, error: StreamError) -> None:
+        if not self.closed:
+            self.error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def pieces(self, keepalive: float | None = None) -> AsyncIterator[str | None]:
+        """Yield written pieces in order; yield None after `keepalive` seconds of silence.
+
+        Ends when the stream is closed or failed; the caller reads `finish_reason` / `error` then.
+        """
+        position = 0
+        while True:
+            while position < len(self._pieces):
+                position += 1
+                yield self._pieces[position - 1]
+            if self.closed:
+                return
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), keepalive)
+            except TimeoutError:
+                yield None
+
+    async def wait_closed(self) -> None:
+        while not self.closed:
+            await self._changed.wait()

@@ -1,0 +1,185 @@
+"""The switchboard: requests come in, the operator's words go out, every step is announced."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from human_chat_completions.core.conversation import Conversation, ConversationIndex
+from human_chat_completions.core.events import (
+    ConversationChanged,
+    EventBus,
+    ExchangeChanged,
+    ExchangeClosed,
+    ExchangeOpened,
+    ReplyDelta,
+)
+from human_chat_completions.core.exchange import (
+    Author,
+    ClientInfo,
+    Exchange,
+    ExchangeState,
+    Mode,
+)
+from human_chat_completions.core.stream import StreamError
+
+
+class ExchangeClosedError(Exception):
+    """The exchange can take no more text: it is finished or its client went away."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__(f"exchange {exchange.id} is {exchange.state.value}")
+        self.exchange = exchange
+
+
+class Switchboard:
+    """Holds every exchange and conversation of this run and routes replies to waiting clients.
+
+    `retry_window` is how long (seconds) an abandoned exchange can be picked up again by an
+    identical request, which is what a client's automatic retry after a timeout looks like.
+    """
+
+    def __init__(self, default_mode: Mode = Mode.HUMAN, retry_window: float = 600.0) -> None:
+        self.events = EventBus()
+        self.conversations = ConversationIndex(default_mode)
+        self.exchanges: dict[str, Exchange] = {}
+        self.retry_window = retry_window
+        self._by_fingerprint: dict[str, Exchange] = {}
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def open(
+        self,
+        request: dict[str, Any],
+        *,
+        stream: bool,
+        identity: str | None = None,
+        fingerprint: str = "",
+        client: ClientInfo | None = None,
+        is_retry: bool = False,
+    ) -> Exchange:
+        """Take a new request, or return the waiting exchange that this request is a retry of."""
+        twin = self._twin(fingerprint, is_retry)
+        if twin is not None:
+            self._revive(twin)
+            return twin
+        messages = list(request.get("messages") or [])
+        conversation, regenerates, is_new = self.conversations.resolve(identity, messages)
+        exchange = Exchange(
+            request=request,
+            conversation_id=conversation.id,
+            mode=conversation.mode,
+            stream=stream,
+            client=client or ClientInfo(),
+            fingerprint=fingerprint,
+            regenerate_of=regenerates,
+        )
+        self.exchanges[exchange.id] = exchange
+        if fingerprint:
+            self._by_fingerprint[fingerprint] = exchange
+        conversation.exchange_ids.append(exchange.id)
+        self.conversations.remember_request(conversation, exchange.id, messages)
+        if is_new:
+            self.events.publish(ConversationChanged(conversation))
+        self.events.publish(ExchangeOpened(exchange))
+        return exchange
+
+    def _twin(self, fingerprint: str, is_retry: bool) -> Exchange | None:
+        twin = self._by_fingerprint.get(fingerprint) if fingerprint else None
+        if twin is None:
+            return None
+        if twin.state.open:
+            # An identical request beside a live one may be another participant saying the same
+            # thing; only a declared retry, or one whose original connection is gone, attaches.
+            return twin if is_retry or twin.readers == 0 else None
+        recently = twin.done_at is not None and time.time() - twin.done_at < self.retry_window
+        return twin if twin.state is ExchangeState.ABANDONED and recently else None
+
+    def _revive(self, exchange: Exchange) -> None:
+        if exchange.state is ExchangeState.ABANDONED:
+            exchange.state = ExchangeState.REPLYING if exchange.reply.text else ExchangeState.WAITING
+            exchange.done_at = None
+        self.events.publish(ExchangeChanged(exchange))
+
+    def attach(self, exchange: Exchange) -> None:
+        """A client connection now waits on this exchange."""
+        exchange.readers += 1
+
+    def detach(self, exchange: Exchange) -> None:
+        """A client connection let go; if it was the last and the reply is unfinished, the
+        exchange is abandoned."""
+        exchange.readers -= 1
+        if exchange.readers == 0 and exchange.state.open:
+            self._close(exchange, ExchangeState.ABANDONED)
+
+    def note_first_byte(self, exchange: Exchange) -> None:
+        if exchange.first_byte_at is None:
+            exchange.first_byte_at = time.time()
+            self.events.publish(ExchangeChanged(exchange))
+
+    # -- replies --------------------------------------------------------------------------------
+
+    def get(self, exchange_id: str) -> Exchange:
+        return self.exchanges[exchange_id]
+
+    def reply(
+        self, exchange_id: str, text: str, *, done: bool = False, author: Author = Author.HUMAN
+    ) -> Exchange:
+        """Append text to the reply (the client receives it at once); `done` finishes it."""
+        exchange = self.exchanges[exchange_id]
+        if not exchange.state.open:
+            raise ExchangeClosedError(exchange)
+        if exchange.author is None:
+            exchange.author = author
+        if text:
+            exchange.reply.write(text)
+            if exchange.state is ExchangeState.WAITING:
+                exchange.state = ExchangeState.REPLYING
+                self.events.publish(ExchangeChanged(exchange))
+            self.events.publish(ReplyDelta(exchange, text))
+        if done:
+            exchange.reply.close("stop")
+            self._close(exchange, ExchangeState.DONE)
+        return exchange
+
+    def fail(self, exchange_id: str, message: str, code: str = "reply_failed") -> Exchange:
+        """End an open exchange with an error the client will see."""
+        exchange = self.exchanges[exchange_id]
+        if not exchange.state.open:
+            raise ExchangeClosedError(exchange)
+        exchange.error = message
+        exchange.reply.fail(StreamError(message, code))
+        self._close(exchange, ExchangeState.FAILED)
+        return exchange
+
+    def fail_all_open(self, message: str, code: str = "server_shutdown") -> int:
+        """Finish every open exchange with an error (the server is going away). Returns how many."""
+        open_ids = [exchange.id for exchange in self.exchanges.values() if exchange.state.open]
+        for exchange_id in open_ids:
+            self.fail(exchange_id, message, code)
+        return len(open_ids)
+
+    def _close(self, exchange: Exchange, state: ExchangeState) -> None:
+        exchange.state = state
+        exchange.done_at = time.time()
+        if state is not ExchangeState.ABANDONED and exchange.fingerprint:
+            self._by_fingerprint.pop(exchange.fingerprint, None)
+        if state is ExchangeState.DONE:
+            conversation = self.conversations.conversations[exchange.conversation_id]
+            self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text)
+        self.events.publish(ExchangeClosed(exchange))
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        return self.conversations.conversations[conversation_id]
+
+    def set_mode(self, conversation_id: str, mode: Mode) -> Conversation:
+        conversation = self.conversations.conversations[conversation_id]
+        conversation.mode = mode
+        self.events.publish(ConversationChanged(conversation))
+        return conversation
+
+    def waiting(self) -> list[Exchange]:
+        """Open exchanges, oldest first: the operator's to-do list."""
+        return [exchange for exchange in self.exchanges.values() if exchange.state.open]

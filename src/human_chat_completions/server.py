@@ -1,0 +1,76 @@
+"""Running the server: settings, log, switchboard and app wired together under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from human_chat_completions.api import create_app
+from human_chat_completions.config import Settings, data_dir, operator_token
+from human_chat_completions.core import Switchboard
+from human_chat_completions.store import ExchangeLog
+
+log = logging.getLogger(__name__)
+LOG_FILE = "exchanges.sqlite3"
+
+
+@dataclass
+class Runtime:
+    """Everything one running server holds."""
+
+    settings: Settings
+    switchboard: Switchboard
+    exchange_log: ExchangeLog
+    operator_token: str
+    token_path: Path
+
+    def close(self) -> None:
+        self.exchange_log.close()
+
+
+def build_runtime(
+    settings: Settings, data_path: Path | None = None, token: str | None = None
+) -> Runtime:
+    """Open the log (marking what a previous run left unfinished) and connect it to a switchboard."""
+    exchange_log = ExchangeLog((data_path or data_dir()) / LOG_FILE)
+    interrupted = exchange_log.mark_interrupted()
+    if interrupted:
+        log.warning("%d exchanges from a previous run were unfinished; marked interrupted", interrupted)
+    switchboard = Switchboard(default_mode=settings.default_mode)
+    exchange_log.restore_into(switchboard)
+    switchboard.events.listen(exchange_log.on_event)
+    operator_token_value, token_path = operator_token(token)
+    return Runtime(settings, switchboard, exchange_log, operator_token_value, token_path)
+
+
+class Server(uvicorn.Server):
+    """uvicorn waits for open responses before it stops; ours wait for a human, so end them first
+    with a clear error (logged as failed) instead of leaving clients hanging."""
+
+    def __init__(self, config: uvicorn.Config, switchboard: Switchboard) -> None:
+        super().__init__(config)
+        self.switchboard = switchboard
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        ended = self.switchboard.fail_all_open(
+            "The Human Chat Completions server is shutting down; this request was not answered."
+        )
+        if ended:
+            log.warning("ended %d unanswered requests at shutdown", ended)
+        await super().shutdown(sockets)
+
+
+def make_server(runtime: Runtime, host: str | None = None, port: int | None = None) -> Server:
+    app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token)
+    config = uvicorn.Config(
+        app,
+        host=host or runtime.settings.host,
+        port=port if port is not None else runtime.settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )
+    return Server(config, runtime.switchboard)

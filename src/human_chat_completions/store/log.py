@@ -1,0 +1,159 @@
+"""Writes every exchange to SQLite as it happens, so a crash loses nothing already received."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from human_chat_completions.core.conversation import Conversation
+from human_chat_completions.core.events import (
+    ConversationChanged,
+    Event,
+    ExchangeChanged,
+    ExchangeClosed,
+    ExchangeOpened,
+)
+from human_chat_completions.core.exchange import Exchange, ExchangeState, Mode
+from human_chat_completions.core.switchboard import Switchboard
+from human_chat_completions.store.migrations import migrate
+
+INTERRUPTED = "interrupted"
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+class ExchangeLog:
+    """The exchange log file. `listen` it to a switchboard's events to record a run."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, ConversationChanged):
+            self._save_conversation(event.conversation)
+        elif isinstance(event, ExchangeOpened):
+            self._insert_exchange(event.exchange)
+        elif isinstance(event, ExchangeChanged | ExchangeClosed):
+            self._update_exchange(event.exchange)
+
+    def _save_conversation(self, conversation: Conversation) -> None:
+        self.db.execute(
+            """INSERT INTO conversations (id, label, identity, mode, created_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET label = excluded.label, mode = excluded.mode""",
+            (
+                conversation.id,
+                conversation.label,
+                conversation.identity,
+                conversation.mode.value,
+                iso(conversation.created_at),
+            ),
+        )
+
+    def _insert_exchange(self, exchange: Exchange) -> None:
+        self.db.execute(
+            """INSERT INTO exchanges (id, conversation_id, state, mode, model, stream, request_json,
+                   user_input, regenerate_of, client_address, client_user_agent, api_key_masked,
+                   received_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                exchange.id,
+                exchange.conversation_id,
+                exchange.state.value,
+                exchange.mode.value,
+                exchange.model,
+                int(exchange.stream),
+                json.dumps(exchange.request, ensure_ascii=False),
+                exchange.user_input,
+                exchange.regenerate_of,
+                exchange.client.address,
+                exchange.client.user_agent,
+                exchange.client.api_key_masked,
+                iso(exchange.received_at),
+            ),
+        )
+
+    def _update_exchange(self, exchange: Exchange) -> None:
+        self.db.execute(
+            """UPDATE exchanges SET state = ?, author = ?, reply = ?, finish_reason = ?, error = ?,
+                   first_byte_at = ?, done_at = ?
+               WHERE id = ?""",
+            (
+                exchange.state.value,
+                exchange.author.value if exchange.author else None,
+                exchange.reply.text,
+                exchange.reply.finish_reason,
+                exchange.error,
+                iso(exchange.first_byte_at),
+                iso(exchange.done_at),
+                exchange.id,
+            ),
+        )
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def mark_interrupted(self) -> int:
+        """Rows left open by a previous run that died: say so, keep everything. Returns the count."""
+        cursor = self.db.execute(
+            "UPDATE exchanges SET state = ?, error = COALESCE(error, ?) WHERE state IN (?, ?)",
+            (
+                INTERRUPTED,
+                "the server stopped before this exchange was finished",
+                ExchangeState.WAITING.value,
+                ExchangeState.REPLYING.value,
+            ),
+        )
+        return cursor.rowcount
+
+    def exchange_rows(self, state: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM exchanges"
+        params: tuple[str, ...] = ()
+        if state:
+            query += " WHERE state = ?"
+            params = (state,)
+        rows = self.db.execute(query + " ORDER BY received_at, rowid", params).fetchall()
+        return [dict(row) for row in rows]
+
+    def conversation_rows(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM conversations ORDER BY created_at").fetchall()
+        return [dict(row) for row in rows]
+
+    def restore_into(self, switchboard: Switchboard) -> None:
+        """Let a new run continue the conversations of earlier ones: their identities, modes and
+        answered histories (so history matching still finds the thread after a restart)."""
+        conversations = {}
+        for row in self.conversation_rows():
+            conversation = Conversation(
+                id=row["id"],
+                label=row["label"],
+                mode=Mode(row["mode"]),
+                identity=row["identity"],
+                created_at=datetime.fromisoformat(row["created_at"]).timestamp(),
+            )
+            switchboard.conversations.add(conversation)
+            conversations[conversation.id] = conversation
+        for row in self.exchange_rows(ExchangeState.DONE.value):
+            conversation = conversations.get(row["conversation_id"])
+            if conversation is None:
+                continue
+            messages = json.loads(row["request_json"]).get("messages") or []
+            switchboard.conversations.remember_request(conversation, row["id"], messages)
+            switchboard.conversations.remember_reply(conversation, messages, row["reply"])

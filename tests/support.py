@@ -1,0 +1,102 @@
+"""A real server on a loopback port, and the operator side played through the operator API."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from human_chat_completions.config import Settings
+from human_chat_completions.server import Runtime, Server, build_runtime, make_server
+
+OPERATOR_TOKEN = "test-operator-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class RunningServer:
+    """`hcc serve` in a thread of the test process: a real uvicorn on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, settings: Settings | None = None, port: int | None = None):
+        self.data_dir = data_dir
+        self.settings = settings or Settings()
+        self.port = port or free_port()
+        self.runtime: Runtime | None = None
+        self.server: Server | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RunningServer:
+        self.runtime = build_runtime(self.settings, self.data_dir, OPERATOR_TOKEN)
+        self.server = make_server(self.runtime, "127.0.0.1", self.port)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=15)
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(timeout=20)
+            assert not self.thread.is_alive(), "server did not stop"
+        if self.runtime is not None:
+            self.runtime.close()
+        self.server = self.thread = self.runtime = None
+
+    def __enter__(self) -> RunningServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class Operator:
+    """The operator side, through the operator HTTP API."""
+
+    def __init__(self, base: str, token: str = OPERATOR_TOKEN) -> None:
+        self.http = httpx.Client(
+            base_url=base + "/operator/api",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def exchanges(self, state: str | None = None) -> list[dict[str, Any]]:
+        params = {"state": state} if state else {}
+        response = self.http.get("/exchanges", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def exchange(self, exchange_id: str) -> dict[str, Any]:
+        return self.http.get(f"/exchanges/{exchange_id}").raise_for_status().json()
+
+    def wait_for(self, count: int, state: str = "waiting", timeout: float = 10.0) -> list[dict]:
+        return wait_until(lambda: (found := self.exchanges(state)) and len(found) >= count and found,
+                          timeout=timeout)
+
+    def reply(self, exchange_id: str, text: str, done: bool = True) -> httpx.Response:
+        return self.http.post(f"/exchanges/{exchange_id}/reply", json={"text": text, "done": done})
