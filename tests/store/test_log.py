@@ -1,0 +1,132 @@
+"""The exchange log: written on arrival, kept across restarts, migrated from older files."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import httpx
+
+from human_chat_completions.store.log import ExchangeLog
+from human_chat_completions.store.migrations import MIGRATIONS, migrate
+from tests.api.test_conversations import ask, body
+from tests.support import Operator, RunningServer, wait_until
+
+
+def rows(path) -> list[dict]:
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    found = [dict(row) for row in db.execute("SELECT * FROM exchanges ORDER BY received_at")]
+    db.close()
+    return found
+
+
+def test_request_is_logged_on_arrival_before_any_answer(server, operator):
+    with httpx.Client(base_url=server.base, timeout=10) as http:
+        thread = threading.Thread(
+            target=http.post, args=("/v1/chat/completions",),
+            kwargs={"json": body(("user", "logged first")),
+                    "headers": {"Authorization": "Bearer sk-secret-participant-key",
+                                "User-Agent": "StudyApp/1.0"}},
+        )
+        thread.start()
+        [exchange] = operator.wait_for(1)
+        [row] = rows(server.data_dir / "exchanges.sqlite3")
+        assert row["state"] == "waiting" and row["user_input"] == "logged first"
+        assert row["reply"] == "" and row["done_at"] is None
+        assert row["client_user_agent"] == "StudyApp/1.0"
+        assert "secret" not in row["api_key_masked"] and row["api_key_masked"].endswith("-key")
+        operator.reply(exchange["id"], "now answered")
+        thread.join(10)
+    [row] = rows(server.data_dir / "exchanges.sqlite3")
+    assert row["state"] == "done" and row["reply"] == "now answered" and row["author"] == "human"
+    # Non-stream: the operator finishes, then the body goes out.
+    assert row["received_at"] <= row["done_at"] <= row["first_byte_at"]
+    assert row["finish_reason"] == "stop"
+
+
+def test_rows_survive_a_restart_and_conversations_continue(tmp_path):
+    data = tmp_path / "data"
+    with RunningServer(data) as first_run:
+        operator = Operator(first_run.base)
+        first = ask(first_run, operator, body(("user", "before restart")), "first answer")
+        operator.close()
+    with RunningServer(data) as second_run:
+        operator = Operator(second_run.base)
+        later = ask(second_run, operator,
+                    body(("user", "before restart"), ("assistant", "first answer"),
+                         ("user", "after restart")), "second answer")
+        operator.close()
+    assert later["conversation_id"] == first["conversation_id"]
+    logged = rows(data / "exchanges.sqlite3")
+    assert [(r["user_input"], r["reply"], r["state"]) for r in logged] == [
+        ("before restart", "first answer", "done"),
+        ("after restart", "second answer", "done"),
+    ]
+
+
+def test_exchange_left_open_by_a_dead_run_is_marked_interrupted(tmp_path):
+    data = tmp_path / "data"
+    running = RunningServer(data).start()
+    operator = Operator(running.base)
+    http = httpx.Client(base_url=running.base, timeout=30)
+    thread = threading.Thread(target=lambda: http.post(
+        "/v1/chat/completions", json=body(("user", "in flight"))), daemon=True)
+    thread.start()
+    operator.wait_for(1)
+    operator.close()
+    # Simulate a run that died without its shutdown: keep the row open, then reopen the file.
+    log = ExchangeLog(data / "exchanges.sqlite3")
+    assert [r["state"] for r in log.exchange_rows()] == ["waiting"]
+    assert log.mark_interrupted() == 1
+    assert [r["state"] for r in log.exchange_rows()] == ["interrupted"]
+    log.close()
+    running.stop()
+    http.close()
+
+
+def test_blank_and_oldest_schema_migrate_to_the_same_columns(tmp_path):
+    blank = sqlite3.connect(tmp_path / "blank.sqlite3")
+    migrate(blank)
+    oldest = sqlite3.connect(tmp_path / "oldest.sqlite3")
+    oldest.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    name, first_step = MIGRATIONS[0]
+    first_step(oldest)
+    oldest.execute("INSERT INTO _migrations VALUES (?, 'then')", (name,))
+    assert migrate(oldest) == [n for n, _ in MIGRATIONS[1:]]
+    assert migrate(oldest) == []
+
+    def columns(db: sqlite3.Connection) -> dict:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: [c[1:3] for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+
+    assert columns(blank) == columns(oldest)
+    blank.close()
+    oldest.close()
+
+
+def test_events_feed_reports_each_step(server, operator):
+    events: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(base_url=server.base + "/operator/api", timeout=10,
+                          headers={"Authorization": "Bearer test-operator-token"}) as http:
+            with http.stream("GET", "/events") as response:
+                for line in response.iter_lines():
+                    if line.startswith(": connected"):
+                        ready.set()
+                    if line.startswith("event: "):
+                        events.append(line.removeprefix("event: "))
+                    if events and events[-1] == "exchange.closed":
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    ask(server, operator, body(("user", "watch me")), "watched")
+    listener.join(10)
+    wait_until(lambda: "exchange.closed" in events)
+    assert events[0] == "conversation.changed"
+    assert events.index("exchange.opened") < events.index("reply.delta") < events.index(
+        "exchange.closed")
