@@ -1,0 +1,3 @@
+from human_chat_completions.cli import main
+
+main()
