@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, ValidationError
@@ -15,6 +16,10 @@ from human_chat_completions.core.exchange import Mode
 
 APP_NAME = "human-chat-completions"
 log = logging.getLogger(__name__)
+
+DeliveryStyle = Literal["live", "paced"]
+Language = Literal["auto", "en", "ja"]
+Theme = Literal["light", "dark", "system"]
 
 
 def config_dir() -> Path:
@@ -44,6 +49,20 @@ class Settings(BaseModel):
     keepalive_seconds: float = Field(default=15.0, gt=0)
     nonstream_headers_after: float = Field(
         default=3.0, ge=0, description="Seconds a non-stream request waits before headers go out."
+    )
+    # Operator window
+    delivery_style: DeliveryStyle = "live"
+    live_idle_seconds: float = Field(default=0.8, gt=0, le=10)
+    first_token_delay: float = Field(default=0.35, ge=0, le=10)
+    tokens_per_second: float = Field(default=60.0, gt=0, le=1000)
+    language: Language = "auto"
+    theme: Theme = "light"
+    canned_replies: list[str] = Field(
+        default_factory=lambda: [
+            "Let me think about that for a moment.",
+            "Could you tell me a bit more?",
+            "少々お待ちください。",
+        ]
     )
 
 

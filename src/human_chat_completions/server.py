@@ -63,8 +63,20 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def make_server(runtime: Runtime, host: str | None = None, port: int | None = None) -> Server:
-    app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token)
+def make_server(
+    runtime: Runtime, host: str | None = None, port: int | None = None, with_ui: bool = True
+) -> Server:
+    """The uvicorn server for a runtime; `with_ui` mounts the operator window at /ui."""
+    lifespan = None
+    if with_ui:
+        from human_chat_completions.ui import flet_lifespan
+
+        lifespan = lambda _app: flet_lifespan()  # noqa: E731
+    app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token, lifespan)
+    if with_ui:
+        from human_chat_completions.ui import mount_operator_ui
+
+        mount_operator_ui(app, runtime.switchboard, runtime.settings, runtime.operator_token)
     config = uvicorn.Config(
         app,
         host=host or runtime.settings.host,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
 from fastapi import FastAPI
 
 from human_chat_completions import __version__
@@ -11,13 +14,20 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 
 
-def create_app(settings: Settings, switchboard: Switchboard, operator_token: str) -> FastAPI:
-    """Build the app. `switchboard` holds the run's state; `operator_token` guards /operator/api."""
+def create_app(
+    settings: Settings,
+    switchboard: Switchboard,
+    operator_token: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    """Build the app. `switchboard` holds the run's state; `operator_token` guards /operator/api;
+    `lifespan` runs around the server (the operator window's session manager uses it)."""
     app = FastAPI(
         title="Human Chat Completions",
         version=__version__,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.switchboard = switchboard

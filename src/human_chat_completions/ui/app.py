@@ -1,0 +1,226 @@
+"""The operator window: a Flet app mounted in the server at /ui, one session per window."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import flet as ft
+
+from human_chat_completions.config import Settings
+from human_chat_completions.core import Switchboard
+from human_chat_completions.core.events import ExchangeOpened, ReplyDelta
+from human_chat_completions.ui.console import Console
+from human_chat_completions.ui.i18n import Translator, resolve_language
+from human_chat_completions.ui.settings_view import SettingsView
+
+log = logging.getLogger(__name__)
+
+FONT_FAMILY = "Noto Sans JP HCC"
+FONT_FILE = "fonts/NotoSansJP-HCC.woff2"
+UI_PATH = "/ui"
+
+
+def assets_dir() -> Path:
+    """The assets folder: inside the package when installed or frozen, the repo's in development."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "assets", package.parent.parent / "assets"):
+        if (candidate / FONT_FILE).exists():
+            return candidate
+    return package / "assets"
+
+
+def is_local(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+_THEME_MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system": ft.ThemeMode.SYSTEM}
+
+
+class OperatorWindow:
+    """One browser tab or desktop window: a token gate for remote operators, then the console."""
+
+    def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str):
+        self.page = page
+        self.switchboard = switchboard
+        self.settings = settings
+        self.token = token
+        self.console: Console | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def start(self) -> None:
+        page = self.page
+        page.title = "Human Chat Completions"
+        page.fonts = {FONT_FAMILY: FONT_FILE}
+        page.padding = 0
+        page.on_close = lambda _event: self.stop()
+        self._apply_theme()
+        if is_local(page.client_ip):
+            self.open_console()
+        else:
+            self.ask_token()
+
+    def _apply_theme(self) -> None:
+        self.page.theme = ft.Theme(font_family=FONT_FAMILY)
+        self.page.dark_theme = ft.Theme(font_family=FONT_FAMILY)
+        self.page.theme_mode = _THEME_MODES[self.settings.theme]
+
+    def _translator(self) -> Translator:
+        return Translator(resolve_language(self.settings.language))
+
+    def ask_token(self) -> None:
+        t = self._translator()
+        field = ft.TextField(label=t("token_field"), password=True, width=420)
+        message = ft.Text("", color=ft.Colors.RED_700)
+
+        def submit(_event: ft.Event) -> None:
+            if hmac.compare_digest((field.value or "").strip().encode(), self.token.encode()):
+                self.page.controls.clear()
+                self.open_console()
+            else:
+                message.value = t("token_wrong")
+
+        self.page.add(ft.Container(ft.Column([
+            ft.Text(t("token_title"), size=20, weight=ft.FontWeight.BOLD),
+            ft.Text(t("token_prompt")), field, ft.Button(t("token_submit"), on_click=submit), message,
+        ], tight=True, spacing=12), padding=24))
+
+    def open_console(self) -> None:
+        t = self._translator()
+        previous = self.console
+        console = Console(self.switchboard, self.settings, t)
+        if previous is not None:
+            # A language change rebuilds the widgets; the operator's state carries over.
+            console.state, console.editor.value = previous.state, previous.editor.value
+            console.show_prompts = previous.show_prompts
+        self.console = console
+        settings_view = SettingsView(self.settings, t, self._on_settings_saved)
+        body = ft.Container(console.view, expand=True, padding=8)
+
+        def navigate(event: ft.Event) -> None:
+            body.content = console.view if rail.selected_index == 0 else settings_view.view
+
+        rail = ft.NavigationRail(
+            selected_index=0, label_type=ft.NavigationRailLabelType.ALL, min_width=72,
+            destinations=[
+                ft.NavigationRailDestination(icon=ft.Icons.FORUM_OUTLINED,
+                                             selected_icon=ft.Icons.FORUM, label=t("nav_conversations")),
+                ft.NavigationRailDestination(icon=ft.Icons.SETTINGS_OUTLINED,
+                                             selected_icon=ft.Icons.SETTINGS, label=t("nav_settings")),
+            ],
+            on_change=navigate,
+        )
+        self.page.controls = [ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True)]
+        self.page.on_keyboard_event = self._on_key
+        console.render()
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._pump()), loop.create_task(self._tick())]
+
+    def _on_settings_saved(self) -> None:
+        self.switchboard.conversations.default_mode = self.settings.default_mode
+        self._apply_theme()
+        self.open_console()
+
+    async def _on_key(self, event: ft.KeyboardEvent) -> None:
+        console = self.console
+        if console is None:
+            return
+        if event.key == "Enter" and (event.ctrl or event.meta):
+            console.send()
+            console.render()
+        elif event.alt and event.key.isdigit() and event.key != "0":
+            index = int(event.key) - 1
+            if index < len(self.settings.canned_replies):
+                console.insert(self.settings.canned_replies[index])
+
+    async def _pump(self) -> None:
+        """Follow the switchboard: every event re-renders what it touches."""
+        ft.context.reset_auto_update()
+        with self.switchboard.events.subscription() as queue:
+            while True:
+                events = [await queue.get()]
+                while not queue.empty():
+                    events.append(queue.get_nowait())
+                self._apply(events)
+
+    def _apply(self, events: list) -> None:
+        console = self.console
+        if console is None:
+            return
+        t = console.t
+        structural = False
+        for event in events:
+            if isinstance(event, ReplyDelta):
+                console.on_reply_delta(event.exchange)
+                continue
+            structural = True
+            if isinstance(event, ExchangeOpened) and console.state.note_new_exchange(event.exchange):
+                label = self.switchboard.conversation(event.exchange.conversation_id).label
+                self.page.show_dialog(ft.SnackBar(ft.Text(t("new_request", label=label)), duration=3000))
+        if structural:
+            console.render()
+        waiting = sum(1 for e in self.switchboard.waiting())
+        self.page.title = f"({waiting}) Human Chat Completions" if waiting else "Human Chat Completions"
+        self._update()
+
+    async def _tick(self) -> None:
+        ft.context.reset_auto_update()
+        while True:
+            await asyncio.sleep(1)
+            if self.console is not None and self.console.conversations.tick():
+                self._update()
+
+    def _update(self) -> None:
+        try:
+            self.page.update()
+        except Exception:  # a closing session must not take the pump down with it
+            log.debug("operator window update failed", exc_info=True)
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        if self.console is not None:
+            self.console.close()
+
+
+def operator_main(switchboard: Switchboard, settings: Settings, token: str) -> Callable[[ft.Page], Awaitable[None]]:
+    async def main(page: ft.Page) -> None:
+        OperatorWindow(page, switchboard, settings, token).start()
+        page.update()
+
+    return main
+
+
+def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str) -> None:
+    """Mount the operator window at /ui on the server's FastAPI app."""
+    import flet.fastapi as flet_fastapi
+
+    app.mount(UI_PATH, flet_fastapi.app(
+        operator_main(switchboard, settings, token),
+        assets_dir=str(assets_dir()),
+        no_cdn=True,
+        app_name="Human Chat Completions",
+        session_timeout_seconds=3600,
+    ))
+
+
+@contextlib.asynccontextmanager
+async def flet_lifespan() -> AsyncIterator[None]:
+    """A mounted app's lifespan never runs: the root app starts and stops Flet's session manager."""
+    import flet.fastapi as flet_fastapi
+
+    await flet_fastapi.app_manager.start()
+    try:
+        yield
+    finally:
+        await flet_fastapi.app_manager.shutdown()

@@ -1,0 +1,226 @@
+"""The operator console: conversation list, transcript, and the editor that answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import flet as ft
+
+from human_chat_completions.config import Settings
+from human_chat_completions.core import Exchange, Mode, Switchboard
+from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
+from human_chat_completions.ui.conversation_list import ConversationList
+from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.transcript import transcript_controls
+from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
+
+# Copilot and auto arrive with the copilot; until then they are shown, disabled, with a reason.
+AVAILABLE_MODES = {Mode.HUMAN}
+
+
+class Console:
+    """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
+
+    def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator) -> None:
+        self.switchboard = switchboard
+        self.settings = settings
+        self.t = t
+        self.state = OperatorState()
+        self.show_prompts = False
+        self._typing: dict[str, LiveTyping] = {}
+        self._sending: set[asyncio.Task] = set()
+        self.conversations = ConversationList(t, self.select)
+        self._build()
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        t = self.t
+        self.title = ft.Text(t("select_conversation"), size=16, weight=ft.FontWeight.BOLD,
+                             max_lines=1, overflow=ft.TextOverflow.ELLIPSIS)
+        self.mode = ft.SegmentedButton(
+            segments=[
+                ft.Segment(value=mode.value, label=ft.Text(t(f"mode_{mode.value}")),
+                           disabled=mode not in AVAILABLE_MODES,
+                           tooltip=None if mode in AVAILABLE_MODES else t("mode_unavailable"))
+                for mode in Mode
+            ],
+            selected=[Mode.HUMAN.value],
+            on_change=self._on_mode,
+            visible=False,
+        )
+        self.delivery = ft.Dropdown(
+            options=[ft.DropdownOption(key="live", text=t("delivery_live")),
+                     ft.DropdownOption(key="paced", text=t("delivery_paced"))],
+            value=self.settings.delivery_style, on_select=self._on_delivery, width=200,
+            dense=True, visible=False,
+        )
+        self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
+                                 visible=False)
+        self.transcript = ft.ListView(expand=True, spacing=8, auto_scroll=True, padding=8)
+        self.delivered = ft.Text("", selectable=True, size=13, color=ft.Colors.GREEN_900)
+        self.delivered_box = ft.Container(
+            ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.GREY_700), self.delivered],
+                      spacing=1, tight=True),
+            bgcolor=ft.Colors.GREEN_50, padding=8, border_radius=6, visible=False,
+        )
+        self.note = ft.Text("", size=12, italic=True, color=ft.Colors.GREY_700)
+        self.editor = ft.TextField(
+            label=t("reply_label"), hint_text=t("reply_hint"), multiline=True, min_lines=3,
+            max_lines=8, expand=True, on_change=self._on_type, disabled=True,
+        )
+        self.send_button = ft.Button(t("send"), icon=ft.Icons.SEND, on_click=self._on_send,
+                                     disabled=True)
+        self.canned = ft.Row(wrap=True, spacing=4, run_spacing=4)
+        self.render_canned()
+        header = ft.Column([
+            self.title,
+            ft.Row([self.mode, self.delivery, self.prompts], wrap=True, spacing=12,
+                   vertical_alignment=ft.CrossAxisAlignment.CENTER),
+        ], spacing=4, tight=True)
+        editor_row = ft.Row([self.editor, self.send_button],
+                            vertical_alignment=ft.CrossAxisAlignment.END)
+        right = ft.Column([header, ft.Divider(height=1), self.transcript, self.delivered_box,
+                           self.note, editor_row, self.canned], expand=True, spacing=6)
+        left = ft.Container(self.conversations.view, width=280)
+        self.view = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True,
+                           vertical_alignment=ft.CrossAxisAlignment.STRETCH)
+
+    def render_canned(self) -> None:
+        self.canned.controls = [
+            ft.Chip(label=ft.Text(text if len(text) < 40 else text[:38] + "…"),
+                    tooltip=f"Alt+{index + 1}" if index < 9 else None,
+                    on_click=lambda _event, value=text: self.insert(value))
+            for index, text in enumerate(self.settings.canned_replies)
+        ]
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def render(self) -> None:
+        """Re-render from state; cheap enough to call on every switchboard event."""
+        self.conversations.render(self.state.rows(self.switchboard), self.state.selected)
+        self.render_selected()
+
+    def render_selected(self) -> None:
+        conversation_id = self.state.selected
+        conversation = self.switchboard.conversations.conversations.get(conversation_id or "")
+        for control in (self.mode, self.delivery, self.prompts):
+            control.visible = conversation is not None
+        if conversation is None:
+            self.transcript.controls = []
+            self.editor.disabled = self.send_button.disabled = True
+            return
+        self.title.value = conversation.label
+        self.mode.selected = [conversation.mode.value]
+        self.delivery.value = self.state.delivery_style(conversation.id, self.settings.delivery_style)
+        pending = open_exchange(self.switchboard, conversation)
+        shown = pending or latest_exchange(self.switchboard, conversation)
+        self.transcript.controls = transcript_controls(shown, self.show_prompts, self.t)
+        self._render_pending(pending)
+
+    def _render_pending(self, pending: Exchange | None) -> None:
+        self.editor.disabled = self.send_button.disabled = pending is None
+        committed = pending.reply.text if pending else ""
+        self.delivered.value = committed
+        self.delivered_box.visible = bool(committed)
+        if pending is None:
+            self.note.value = self.t("nothing_to_answer")
+        elif not pending.stream:
+            self.note.value = self.t("non_stream_note")
+        else:
+            self.note.value = ""
+
+    def on_reply_delta(self, exchange: Exchange) -> bool:
+        """Another piece went out; True if the visible screen changed."""
+        if exchange.conversation_id != self.state.selected:
+            return False
+        self.delivered.value = exchange.reply.text
+        self.delivered_box.visible = True
+        return True
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def select(self, conversation_id: str) -> None:
+        if self.state.selected is not None:
+            self.state.drafts[self.state.selected] = self.editor.value or ""
+        self.state.select(conversation_id)
+        self.editor.value = self.state.drafts.get(conversation_id, "")
+        conversation = self.switchboard.conversation(conversation_id)
+        pending = open_exchange(self.switchboard, conversation)
+        if pending is not None and not self.editor.value.startswith(pending.reply.text):
+            self.editor.value = pending.reply.text
+        self.render()
+        if self.editor.page is not None:
+            self.editor.page.update()
+
+    def _pending(self) -> Exchange | None:
+        if self.state.selected is None:
+            return None
+        return open_exchange(self.switchboard, self.switchboard.conversation(self.state.selected))
+
+    def _live(self, exchange: Exchange) -> LiveTyping:
+        typing = self._typing.get(exchange.id)
+        if typing is None:
+            typing = LiveTyping(self.switchboard, exchange.id, idle=self.settings.live_idle_seconds)
+            self._typing[exchange.id] = typing
+        return typing
+
+    def _style(self) -> str:
+        return self.state.delivery_style(self.state.selected or "", self.settings.delivery_style)
+
+    def _on_type(self, _event: ft.Event) -> None:
+        text = self.editor.value or ""
+        if self.state.selected is not None:
+            self.state.drafts[self.state.selected] = text
+        pending = self._pending()
+        if pending is None or self._style() != "live":
+            return
+        kept = self._live(pending).update(text)
+        if kept != text:
+            self.editor.value = kept
+            self.editor.update()
+
+    def insert(self, text: str) -> None:
+        if self.editor.disabled:
+            return
+        current = self.editor.value or ""
+        self.editor.value = current + ("" if not current or current.endswith((" ", "\n")) else " ") + text
+        self._on_type(None)  # type: ignore[arg-type]
+        self.editor.update()
+
+    def send(self) -> None:
+        pending = self._pending()
+        text = self.editor.value or ""
+        if pending is None or not (text.strip() or pending.reply.text):
+            return
+        if self._style() == "live":
+            self._live(pending).send(text)
+            self._typing.pop(pending.id, None)
+        else:
+            pace = Pace(self.settings.first_token_delay, self.settings.tokens_per_second)
+            task = asyncio.get_running_loop().create_task(
+                send_paced(self.switchboard, pending.id, text[len(pending.reply.text):], pace))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        self.editor.value = ""
+        if self.state.selected is not None:
+            self.state.drafts.pop(self.state.selected, None)
+
+    async def _on_send(self, _event: ft.Event) -> None:
+        self.send()
+
+    def _on_mode(self, event: ft.Event) -> None:
+        if self.state.selected is not None and self.mode.selected:
+            self.switchboard.set_mode(self.state.selected, Mode(self.mode.selected[0]))
+
+    def _on_delivery(self, _event: ft.Event) -> None:
+        if self.state.selected is not None and self.delivery.value:
+            self.state.delivery[self.state.selected] = self.delivery.value
+
+    def _on_prompts(self, _event: ft.Event) -> None:
+        self.show_prompts = bool(self.prompts.value)
+        self.render_selected()
+
+    def close(self) -> None:
+        for typing in self._typing.values():
+            typing.cancel()

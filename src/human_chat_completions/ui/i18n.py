@@ -1,0 +1,98 @@
+"""Every string the operator window shows, in English and Japanese."""
+
+from __future__ import annotations
+
+import locale
+import os
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # key: (English, 日本語)
+    "app_title": ("Human Chat Completions", "Human Chat Completions"),
+    "nav_conversations": ("Conversations", "会話"),
+    "nav_settings": ("Settings", "設定"),
+    "no_conversations": ("No conversations yet. Point a chat app's base_url here.",
+                         "まだ会話はありません。チャットアプリの base_url をここに向けてください。"),
+    "select_conversation": ("Select a conversation on the left.", "左の一覧から会話を選んでください。"),
+    "state_waiting": ("waiting", "待機中"),
+    "state_replying": ("replying", "返信中"),
+    "state_idle": ("idle", "待機なし"),
+    "mode_human": ("Human", "人間"),
+    "mode_copilot": ("Copilot", "コパイロット"),
+    "mode_auto": ("Auto", "自動"),
+    "mode_unavailable": ("Needs an LLM copilot profile (not configured yet).",
+                         "LLM コパイロットのプロファイルが必要です（未設定）。"),
+    "role_system": ("System prompt", "システムプロンプト"),
+    "role_developer": ("Developer prompt", "開発者プロンプト"),
+    "role_user": ("Participant", "参加者"),
+    "role_assistant": ("Reply", "返信"),
+    "role_tool": ("Tool result", "ツールの結果"),
+    "tool_call": ("Tool call", "ツール呼び出し"),
+    "show_prompt": ("Show system prompt", "システムプロンプトを表示"),
+    "regenerate": ("Regenerate request", "再生成リクエスト"),
+    "abandoned": ("The client went away before the reply was finished.",
+                  "返信が終わる前にクライアントが切断しました。"),
+    "failed": ("This request ended with an error.", "このリクエストはエラーで終了しました。"),
+    "reply_label": ("Reply", "返信"),
+    "reply_hint": ("Type your reply… (Ctrl+Enter to send)", "返信を入力…（Ctrl+Enter で送信）"),
+    "send": ("Send", "送信"),
+    "delivered": ("Delivered (locked)", "送信済み（変更不可）"),
+    "delivery_live": ("Live typing", "ライブ入力"),
+    "delivery_paced": ("Paced on Send", "送信時にペース配信"),
+    "canned": ("Canned replies", "定型文"),
+    "new_request": ("New request from {label}", "{label} から新しいリクエスト"),
+    "waiting_for": ("waiting {time}", "{time} 待機"),
+    "nothing_to_answer": ("Nothing to answer in this conversation.", "この会話に返信待ちはありません。"),
+    "non_stream_note": ("This client is not streaming: it gets the whole text on Send.",
+                        "このクライアントはストリーミングしません。送信時に全文が届きます。"),
+    "settings_title": ("Settings", "設定"),
+    "settings_port": ("Port (applies after restart)", "ポート（再起動後に反映）"),
+    "settings_default_mode": ("Default mode for new conversations", "新しい会話の既定モード"),
+    "settings_delivery": ("Delivery style", "配信方法"),
+    "settings_first_token": ("First-token delay (s)", "最初のトークンまでの遅延（秒）"),
+    "settings_tps": ("Tokens per second", "毎秒トークン数"),
+    "settings_idle": ("Live typing: release after idle (s)", "ライブ入力：入力停止後に送信（秒）"),
+    "settings_language": ("Language", "言語"),
+    "settings_theme": ("Theme", "テーマ"),
+    "settings_canned": ("Canned replies (one per line)", "定型文（1 行に 1 つ）"),
+    "settings_save": ("Save", "保存"),
+    "settings_saved": ("Settings saved.", "設定を保存しました。"),
+    "settings_invalid": ("Check the values: {error}", "値を確認してください：{error}"),
+    "language_auto": ("Follow the system", "システムに従う"),
+    "theme_light": ("Light", "ライト"),
+    "theme_dark": ("Dark", "ダーク"),
+    "theme_system": ("System", "システム"),
+    "token_title": ("Operator token", "オペレーター トークン"),
+    "token_prompt": ("This window is opened from another computer. Enter the operator token.",
+                     "別のコンピューターから開かれています。オペレーター トークンを入力してください。"),
+    "token_field": ("Token", "トークン"),
+    "token_submit": ("Open", "開く"),
+    "token_wrong": ("That token is not correct.", "トークンが正しくありません。"),
+    "image": ("Image", "画像"),
+    "earlier_hidden": ("{count} earlier messages not shown", "以前のメッセージ {count} 件は非表示"),
+}
+
+
+def system_language() -> str:
+    """'ja' when the OS locale is Japanese, else 'en'."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(name, "")
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    code = locale.getlocale()[0] or ""
+    return "ja" if code.lower().startswith("ja") else "en"
+
+
+def resolve_language(setting: str) -> str:
+    return system_language() if setting == "auto" else setting
+
+
+class Translator:
+    """Looks strings up in one language; `t("key", name=value)` fills placeholders."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __call__(self, key: str, **values: object) -> str:
+        english, japanese = STRINGS[key]
+        text = japanese if self.language == "ja" else english
+        return text.format(**values) if values else text

@@ -1,0 +1,128 @@
+"""What the operator window shows, as plain data: the conversation list and one session's state.
+
+Widgets render this; nothing here imports Flet, so the logic is tested without a browser.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from human_chat_completions.core import Exchange, ExchangeState, Mode, Switchboard
+from human_chat_completions.core.conversation import Conversation
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """One line of the conversation list."""
+
+    id: str
+    label: str
+    mode: Mode
+    status: str  # waiting | replying | idle
+    waiting_since: float | None
+    last_activity: float
+    unread: bool
+    preview: str
+
+
+def open_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
+    """The exchange the editor answers: the newest one still open in the conversation."""
+    for exchange_id in reversed(conversation.exchange_ids):
+        exchange = switchboard.exchanges.get(exchange_id)
+        if exchange is not None and exchange.state.open:
+            return exchange
+    return None
+
+
+def latest_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
+    for exchange_id in reversed(conversation.exchange_ids):
+        exchange = switchboard.exchanges.get(exchange_id)
+        if exchange is not None:
+            return exchange
+    return None
+
+
+def conversation_row(switchboard: Switchboard, conversation: Conversation, unread: bool) -> ConversationRow:
+    pending = open_exchange(switchboard, conversation)
+    latest = latest_exchange(switchboard, conversation)
+    if pending is None:
+        status, since = "idle", None
+    elif pending.state is ExchangeState.WAITING:
+        status, since = "waiting", pending.received_at
+    else:
+        status, since = "replying", pending.received_at
+    activity = conversation.created_at
+    if latest is not None:
+        activity = max(latest.received_at, latest.done_at or 0.0)
+    preview = latest.user_input if latest is not None else ""
+    return ConversationRow(
+        id=conversation.id,
+        label=conversation.label,
+        mode=conversation.mode,
+        status=status,
+        waiting_since=since,
+        last_activity=activity,
+        unread=unread,
+        preview=" ".join(preview.split())[:80],
+    )
+
+
+_STATUS_ORDER = {"waiting": 0, "replying": 1, "idle": 2}
+
+
+def ordered_rows(rows: list[ConversationRow]) -> list[ConversationRow]:
+    """Waiting first (longest wait on top), then replying, then idle (most recent first)."""
+    return sorted(
+        rows,
+        key=lambda row: (
+            _STATUS_ORDER[row.status],
+            row.waiting_since if row.waiting_since is not None else -row.last_activity,
+        ),
+    )
+
+
+def format_wait(seconds: float) -> str:
+    """A live timer: 0:07, 12:03, 1:02:09."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class OperatorState:
+    """One operator session: what is selected, what is typed but unsent, what is unread."""
+
+    selected: str | None = None
+    drafts: dict[str, str] = field(default_factory=dict)
+    delivery: dict[str, str] = field(default_factory=dict)
+    unread: set[str] = field(default_factory=set)
+    seen_exchanges: set[str] = field(default_factory=set)
+
+    def select(self, conversation_id: str) -> None:
+        self.selected = conversation_id
+        self.unread.discard(conversation_id)
+
+    def note_new_exchange(self, exchange: Exchange) -> bool:
+        """Record a new request; True if it should alert (it is not in the selected conversation
+        or it is the first time this session sees it)."""
+        if exchange.id in self.seen_exchanges:
+            return False
+        self.seen_exchanges.add(exchange.id)
+        if exchange.conversation_id != self.selected:
+            self.unread.add(exchange.conversation_id)
+        return True
+
+    def delivery_style(self, conversation_id: str, default: str) -> str:
+        return self.delivery.get(conversation_id, default)
+
+    def rows(self, switchboard: Switchboard) -> list[ConversationRow]:
+        conversations = switchboard.conversations.conversations.values()
+        rows = [conversation_row(switchboard, c, c.id in self.unread) for c in conversations
+                if c.exchange_ids]
+        return ordered_rows(rows)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,137 @@
+"""End to end: an openai-python client asks, the operator answers in the real window."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import openai
+
+from human_chat_completions.config import Settings
+from tests.support import Operator, RunningServer, wait_until
+from tests.ui.browser import focus_textbox, open_window, screenshot, type_text, wait_for_text
+
+
+def conversation(page, label: str):
+    """A row of the conversation list (a button whose label starts with the participant)."""
+    return page.get_by_role("button", name=re.compile("^" + re.escape(label))).first
+
+
+class StreamingParticipant:
+    """A participant's chat app: one streaming request, recording each delta as it arrives."""
+
+    def __init__(self, base: str, conversation: str, question: str) -> None:
+        self.deltas: list[tuple[float, str]] = []
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(base, conversation, question))
+        self._thread.start()
+
+    def _run(self, base: str, conversation: str, question: str) -> None:
+        try:
+            with openai.OpenAI(base_url=base + "/v1", api_key="k", max_retries=0) as api:
+                stream = api.chat.completions.create(
+                    model="gpt-4o", stream=True,
+                    messages=[{"role": "system", "content": "You are helpful."},
+                              {"role": "user", "content": question}],
+                    user=conversation,  # headers must be ASCII; participant names need not be
+                )
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        self.deltas.append((time.monotonic(), chunk.choices[0].delta.content))
+        except BaseException as error:  # surfaced by text()
+            self.error = error
+        finally:
+            self.done.set()
+
+    @property
+    def received(self) -> str:
+        return "".join(text for _, text in self.deltas)
+
+    def text(self, timeout: float = 20) -> str:
+        assert self.done.wait(timeout), "the client never finished"
+        if self.error is not None:
+            raise self.error
+        return self.received
+
+
+def test_live_typing_reaches_the_client_before_send(tmp_path, browser):
+    settings = Settings(language="en", live_idle_seconds=0.4, delivery_style="live")
+    with RunningServer(tmp_path / "data", settings) as server:
+        page = open_window(browser, server.base)
+        participant = StreamingParticipant(server.base, "participant-A", "How do I make tea?")
+        wait_for_text(page, "participant-A")
+        conversation(page, "participant-A").click()
+        wait_for_text(page, "How do I make tea?")
+        focus_textbox(page, "Reply")
+        type_text(page, "Boil water first, then steep")
+        # Finished words stream out while the operator is still typing.
+        wait_until(lambda: participant.received.startswith("Boil water first, then"), timeout=10)
+        before_send = participant.received
+        screenshot(page, "console-live-typing-en-1280")
+        page.get_by_role("button", name="Send").click()
+        assert participant.text() == "Boil water first, then steep"
+        assert before_send  # deltas arrived before Send
+        assert len(participant.deltas) >= 4
+        operator = Operator(server.base)
+        [exchange] = operator.exchanges()
+        assert exchange["state"] == "done" and exchange["author"] == "human"
+        operator.close()
+        page.close()
+
+
+def test_two_waiting_clients_answered_out_of_order_with_paced_delivery(tmp_path, browser):
+    settings = Settings(language="en", delivery_style="paced", first_token_delay=0.1,
+                        tokens_per_second=80)
+    with RunningServer(tmp_path / "data", settings) as server:
+        page = open_window(browser, server.base)
+        first = StreamingParticipant(server.base, "alice", "First question from Alice")
+        second = StreamingParticipant(server.base, "bob", "Second question from Bob")
+        wait_for_text(page, "alice")
+        wait_for_text(page, "bob")
+        conversation(page, "bob").click()
+        wait_for_text(page, "Second question from Bob")
+        focus_textbox(page, "Reply")
+        type_text(page, "Answer for Bob, sent first.", delay=15)
+        time.sleep(0.5)
+        assert second.received == ""  # paced: nothing leaves before Send
+        page.keyboard.press("Control+Enter")
+        assert second.text() == "Answer for Bob, sent first."
+        assert len(second.deltas) >= 5  # streamed at a pace, not in one piece
+        assert not first.done.is_set()
+        conversation(page, "alice").click()
+        wait_for_text(page, "First question from Alice")
+        focus_textbox(page, "Reply")
+        type_text(page, "And now Alice.", delay=15)
+        page.get_by_role("button", name="Send").click()
+        assert first.text() == "And now Alice."
+        page.close()
+
+
+def test_screens_in_japanese_and_english_at_two_widths(tmp_path, browser):
+    for language in ("ja", "en"):
+        settings = Settings(language=language)
+        with RunningServer(tmp_path / f"data-{language}", settings) as server:
+            participants = [
+                StreamingParticipant(server.base, name, question)
+                for name, question in (("参加者-01", "こんにちは、今日の天気を教えてください。"),
+                                       ("participant-02", "Can you summarise this **article**?"))
+            ]
+            for width in (1280, 900):
+                page = open_window(browser, server.base, width=width)
+                wait_for_text(page, "participant-02")
+                conversation(page, "参加者-01").click()
+                wait_for_text(page, "今日の天気")
+                page.wait_for_timeout(1500)  # let the bundled font arrive before the picture
+                screenshot(page, f"console-{language}-{width}")
+                page.get_by_role("button", name="Settings" if language == "en" else "設定").click()
+                page.wait_for_timeout(800)
+                screenshot(page, f"settings-{language}-{width}")
+                page.close()
+            operator = Operator(server.base)
+            for exchange in operator.exchanges("waiting"):
+                operator.reply(exchange["id"], "ok")
+            for participant in participants:
+                assert participant.text() == "ok"
+            operator.close()
