@@ -49,3 +49,26 @@ def _up(base: str) -> bool:
         return httpx.get(base + "/health").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_plain_hcc_opens_the_operator_window_in_the_browser(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "fake-browser.sh"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" >> {opened}\n")
+    browser.chmod(0o755)
+    port = free_port()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text(f'{{"port": {port}}}')
+    env = {**os.environ, "HCC_CONFIG_DIR": str(tmp_path / "config"),
+           "HCC_DATA_DIR": str(tmp_path / "data"), "BROWSER": str(browser)}
+    env.pop("DISPLAY", None)
+    process = subprocess.Popen([sys.executable, "-m", "human_chat_completions"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/ui/"
+        wait_until(lambda: opened.exists() and opened.read_text().strip() == url, timeout=30)
+        page = httpx.get(url)
+        assert page.status_code == 200 and "flutter" in page.text.lower()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)

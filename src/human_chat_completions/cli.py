@@ -31,7 +31,7 @@ TokenOption = Annotated[
 def main_callback(ctx: typer.Context) -> None:
     """Plain `hcc` runs the app."""
     if ctx.invoked_subcommand is None:
-        serve(host=None, port=None, data_dir=None, operator_token=None)
+        serve(host=None, port=None, data_dir=None, operator_token=None, open_window=True)
 
 
 @app.command()
@@ -40,8 +40,11 @@ def serve(
     port: PortOption = None,
     data_dir: DataDirOption = None,
     operator_token: TokenOption = None,
+    open_window: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the operator window once running.")
+    ] = False,
 ) -> None:
-    """Run the server headless (no tray)."""
+    """Run the server (no tray); the operator window is at /ui."""
     from human_chat_completions.server import build_runtime, make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,8 +59,13 @@ def serve(
     base = f"http://{server.config.host}:{server.config.port}"
     typer.echo(f"OpenAI-compatible API: {base}/v1   (set this as base_url)")
     typer.echo(f"Operator API:          {base}/operator/api   (Authorization: Bearer <token>)")
+    typer.echo(f"Operator window:       {base}/ui/")
     typer.echo(f"Operator token file:   {runtime.token_path}")
     typer.echo(f"Exchange log:          {runtime.exchange_log.path}")
+    if open_window:
+        from human_chat_completions.ui.launch import open_when_ready
+
+        open_when_ready(lambda: server.started, f"{base}/ui/")
     try:
         server.run()
     finally:

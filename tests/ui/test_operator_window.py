@@ -90,22 +90,27 @@ def test_two_waiting_clients_answered_out_of_order_with_paced_delivery(tmp_path,
         second = StreamingParticipant(server.base, "bob", "Second question from Bob")
         wait_for_text(page, "alice")
         wait_for_text(page, "bob")
+        conversation(page, "alice").click()
+        wait_for_text(page, "First question from Alice")
+        focus_textbox(page, "Reply")
+        type_text(page, "Draft for Alice", delay=15)
         conversation(page, "bob").click()
         wait_for_text(page, "Second question from Bob")
         focus_textbox(page, "Reply")
         type_text(page, "Answer for Bob, sent first.", delay=15)
         time.sleep(0.5)
-        assert second.received == ""  # paced: nothing leaves before Send
+        assert second.received == "" and first.received == ""  # paced: nothing before Send
         page.keyboard.press("Control+Enter")
         assert second.text() == "Answer for Bob, sent first."
         assert len(second.deltas) >= 5  # streamed at a pace, not in one piece
         assert not first.done.is_set()
+        # Alice's unsent draft survived the switch; a canned reply is added with one click.
         conversation(page, "alice").click()
         wait_for_text(page, "First question from Alice")
-        focus_textbox(page, "Reply")
-        type_text(page, "And now Alice.", delay=15)
+        page.get_by_role("checkbox", name="Could you tell me a bit more?").click()
+        page.wait_for_timeout(300)
         page.get_by_role("button", name="Send").click()
-        assert first.text() == "And now Alice."
+        assert first.text() == "Draft for Alice Could you tell me a bit more?"
         page.close()
 
 

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+
+from human_chat_completions.config import Settings, settings_path
+from human_chat_completions.core import Mode, Switchboard
+from human_chat_completions.ui.app import is_local
+from human_chat_completions.ui.i18n import STRINGS, Translator, resolve_language
+from human_chat_completions.ui.settings_view import SettingsView
+from human_chat_completions.ui.viewmodel import OperatorState, format_wait
+
+
+def ask(board: Switchboard, who: str, text: str):
+    exchange = board.open({"messages": [{"role": "user", "content": text}]}, stream=True,
+                          identity=who)
+    board.attach(exchange)
+    return exchange
+
+
+async def test_list_puts_longest_waiting_first_then_replying_then_recent_idle():
+    board = Switchboard()
+    idle_old = ask(board, "idle-old", "a")
+    board.reply(idle_old.id, "x", done=True)
+    waiting_late = ask(board, "waiting-late", "b")
+    replying = ask(board, "replying", "c")
+    board.reply(replying.id, "typing…")
+    idle_new = ask(board, "idle-new", "d")
+    board.reply(idle_new.id, "y", done=True)
+    waiting_early = ask(board, "waiting-early", "e")
+    waiting_early.received_at = waiting_late.received_at - 30
+    rows = OperatorState().rows(board)
+    assert [row.label for row in rows] == ["waiting-early", "waiting-late", "replying", "idle-new",
+                                           "idle-old"]
+    assert [row.status for row in rows] == ["waiting", "waiting", "replying", "idle", "idle"]
+
+
+async def test_unread_marks_other_conversations_and_selecting_clears_it():
+    board = Switchboard()
+    state = OperatorState()
+    first = ask(board, "p1", "hi")
+    assert state.note_new_exchange(first) and not state.note_new_exchange(first)
+    state.select(first.conversation_id)
+    second = ask(board, "p2", "hello")
+    state.note_new_exchange(second)
+    third = ask(board, "p1", "again")
+    state.note_new_exchange(third)
+    assert state.unread == {second.conversation_id}
+    state.select(second.conversation_id)
+    assert state.unread == set()
+
+
+def test_timer_format():
+    assert [format_wait(s) for s in (0, 7, 65, 3600 + 62, -3)] == ["0:00", "0:07", "1:05",
+                                                                   "1:01:02", "0:00"]
+
+
+def test_every_string_exists_in_both_languages_and_locale_is_followed(monkeypatch):
+    assert all(en.strip() and ja.strip() for en, ja in STRINGS.values())
+    monkeypatch.setenv("LC_ALL", "ja_JP.UTF-8")
+    assert resolve_language("auto") == "ja"
+    assert Translator("ja")("send") == "送信"
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    assert resolve_language("auto") == "en" and resolve_language("ja") == "ja"
+    assert Translator("en")("new_request", label="p1") == "New request from p1"
+
+
+def test_only_loopback_opens_without_a_token():
+    assert is_local("127.0.0.1") and is_local("::1") and is_local("localhost")
+    assert not is_local("192.0.2.7") and not is_local("") and not is_local(None)
+
+
+def test_settings_page_validates_saves_and_applies_at_once():
+    settings = Settings()
+    saved = []
+    view = SettingsView(settings, Translator("en"), lambda: saved.append(True))
+    view.tokens_per_second.value = "fast"
+    view._save(None)
+    assert "tokens_per_second" in view.message.value and not saved
+    assert not settings_path().exists()
+    view.tokens_per_second.value = "90"
+    view.language.value = "ja"
+    view.default_mode.value = "human"
+    view.canned.value = "One\n\n  Two  \n"
+    view._save(None)
+    assert saved and settings.tokens_per_second == 90 and settings.language == "ja"
+    assert settings.canned_replies == ["One", "Two"] and settings.default_mode is Mode.HUMAN
+    stored = json.loads(settings_path().read_text())
+    assert stored["tokens_per_second"] == 90 and stored["canned_replies"] == ["One", "Two"]
