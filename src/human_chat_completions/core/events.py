@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from human_chat_completions.core.conversation import Conversation
-    from human_chat_completions.core.exchange import Exchange
+    from human_chat_completions.core.exchange import Draft, Exchange
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,24 @@ class ExchangeClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class DraftChanged:
+    """A copilot draft started, grew (`text` is the new piece) or finished (`draft.finished`)."""
+
+    type: ClassVar[str] = "draft.changed"
+    exchange: Exchange
+    draft: Draft
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationChanged:
     type: ClassVar[str] = "conversation.changed"
     conversation: Conversation
 
 
-Event = ExchangeOpened | ExchangeChanged | ReplyDelta | ExchangeClosed | ConversationChanged
+Event = (
+    ExchangeOpened | ExchangeChanged | ReplyDelta | ExchangeClosed | DraftChanged | ConversationChanged
+)
 Listener = Callable[[Event], None]
 
 

@@ -43,6 +43,26 @@ def new_exchange_id() -> str:
     return "ex_" + uuid.uuid4().hex[:20]
 
 
+@dataclass(eq=False)
+class Draft:
+    """One LLM draft of a reply (copilot mode), as it streamed in."""
+
+    exchange_id: str
+    profile: str
+    model: str
+    instruction: str | None = None
+    id: str = field(default_factory=lambda: "dr_" + uuid.uuid4().hex[:16])
+    text: str = ""
+    started_at: float = field(default_factory=time.time)
+    first_token_at: float | None = None
+    done_at: float | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.done_at is not None
+
+
 @dataclass(frozen=True, slots=True)
 class ClientInfo:
     """Who sent a request, as far as the log may keep it (the API key is already masked)."""
@@ -69,9 +89,26 @@ class Exchange:
     error: str | None = None
     reply: ReplyStream = field(default_factory=ReplyStream)
     readers: int = 0
+    drafts: list[Draft] = field(default_factory=list)
+    chosen_draft_id: str | None = None
+    delivery_style: str | None = None
+    operator_session: str | None = None
+    note: str | None = None
+    tag: str | None = None
     received_at: float = field(default_factory=time.time)
+    shown_at: float | None = None
+    first_keystroke_at: float | None = None
     first_byte_at: float | None = None
     done_at: float | None = None
+
+    @property
+    def chosen_draft(self) -> Draft | None:
+        return next((d for d in self.drafts if d.id == self.chosen_draft_id), None)
+
+    @property
+    def first_draft_token_at(self) -> float | None:
+        times = [d.first_token_at for d in self.drafts if d.first_token_at is not None]
+        return min(times) if times else None
 
     @property
     def messages(self) -> list[dict[str, Any]]:

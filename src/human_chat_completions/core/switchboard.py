@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from human_chat_completions.core.conversation import Conversation, ConversationIndex
+from human_chat_completions.core.drafts import DraftBook
 from human_chat_completions.core.events import (
     ConversationChanged,
     EventBus,
@@ -41,6 +42,7 @@ class Switchboard:
 
     def __init__(self, default_mode: Mode = Mode.HUMAN, retry_window: float = 600.0) -> None:
         self.events = EventBus()
+        self.drafts = DraftBook(self.events)
         self.conversations = ConversationIndex(default_mode)
         self.exchanges: dict[str, Exchange] = {}
         self.retry_window = retry_window

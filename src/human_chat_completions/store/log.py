@@ -11,12 +11,14 @@ from typing import Any
 from human_chat_completions.core.conversation import Conversation
 from human_chat_completions.core.events import (
     ConversationChanged,
+    DraftChanged,
     Event,
     ExchangeChanged,
     ExchangeClosed,
     ExchangeOpened,
 )
-from human_chat_completions.core.exchange import Exchange, ExchangeState, Mode
+from human_chat_completions.core.drafts import edit_distance
+from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState, Mode
 from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate
 
@@ -53,6 +55,9 @@ class ExchangeLog:
             self._insert_exchange(event.exchange)
         elif isinstance(event, ExchangeChanged | ExchangeClosed):
             self._update_exchange(event.exchange)
+        elif isinstance(event, DraftChanged) and not event.text:
+            # Drafts are written when they start and when they finish, not on every token.
+            self._save_draft(event.draft)
 
     def _save_conversation(self, conversation: Conversation) -> None:
         self.db.execute(
@@ -92,9 +97,15 @@ class ExchangeLog:
         )
 
     def _update_exchange(self, exchange: Exchange) -> None:
+        chosen = exchange.chosen_draft
+        distance = None
+        if chosen is not None and exchange.state is ExchangeState.DONE:
+            distance = edit_distance(chosen.text, exchange.reply.text)
         self.db.execute(
             """UPDATE exchanges SET state = ?, author = ?, reply = ?, finish_reason = ?, error = ?,
-                   first_byte_at = ?, done_at = ?
+                   first_byte_at = ?, done_at = ?, delivery_style = ?, operator_session = ?,
+                   shown_at = ?, first_keystroke_at = ?, first_draft_token_at = ?,
+                   chosen_draft_id = ?, edit_distance = ?, note = ?, tag = ?
                WHERE id = ?""",
             (
                 exchange.state.value,
@@ -104,7 +115,38 @@ class ExchangeLog:
                 exchange.error,
                 iso(exchange.first_byte_at),
                 iso(exchange.done_at),
+                exchange.delivery_style,
+                exchange.operator_session,
+                iso(exchange.shown_at),
+                iso(exchange.first_keystroke_at),
+                iso(exchange.first_draft_token_at),
+                exchange.chosen_draft_id,
+                distance,
+                exchange.note,
+                exchange.tag,
                 exchange.id,
+            ),
+        )
+
+    def _save_draft(self, draft: Draft) -> None:
+        self.db.execute(
+            """INSERT INTO drafts (id, exchange_id, profile, model, instruction, text, started_at,
+                   first_token_at, done_at, error)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET text = excluded.text,
+                   first_token_at = excluded.first_token_at, done_at = excluded.done_at,
+                   error = excluded.error""",
+            (
+                draft.id,
+                draft.exchange_id,
+                draft.profile,
+                draft.model,
+                draft.instruction,
+                draft.text,
+                iso(draft.started_at),
+                iso(draft.first_token_at),
+                iso(draft.done_at),
+                draft.error,
             ),
         )
 

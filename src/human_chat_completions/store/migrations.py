@@ -53,6 +53,37 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX exchanges_received ON exchanges(received_at)")
 
 
+@migration
+def m002_drafts_and_operator_timings(db: sqlite3.Connection) -> None:
+    for column in (
+        "delivery_style TEXT",
+        "operator_session TEXT",
+        "shown_at TEXT",
+        "first_keystroke_at TEXT",
+        "first_draft_token_at TEXT",
+        "chosen_draft_id TEXT",
+        "edit_distance INTEGER",
+        "note TEXT",
+        "tag TEXT",
+    ):
+        db.execute(f"ALTER TABLE exchanges ADD COLUMN {column}")
+    db.execute(
+        """CREATE TABLE drafts (
+            id TEXT PRIMARY KEY,
+            exchange_id TEXT NOT NULL REFERENCES exchanges(id),
+            profile TEXT NOT NULL,
+            model TEXT,
+            instruction TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            first_token_at TEXT,
+            done_at TEXT,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX drafts_exchange ON drafts(exchange_id)")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Run every migration this database has not seen yet; return the names that ran."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")

@@ -96,7 +96,7 @@ class OperatorWindow:
     def open_console(self) -> None:
         t = self._translator()
         previous = self.console
-        console = Console(self.switchboard, self.settings, t)
+        console = Console(self.switchboard, self.settings, t, session_id=self._session_id())
         if previous is not None:
             # A language change rebuilds the widgets; the operator's state carries over.
             console.state, console.editor.value = previous.state, previous.editor.value
@@ -124,6 +124,10 @@ class OperatorWindow:
         if not self._tasks:
             loop = asyncio.get_running_loop()
             self._tasks = [loop.create_task(self._pump()), loop.create_task(self._tick())]
+
+    def _session_id(self) -> str:
+        session = getattr(self.page, "session", None)
+        return str(getattr(session, "id", "") or "")
 
     def _on_settings_saved(self) -> None:
         self.switchboard.conversations.default_mode = self.settings.default_mode

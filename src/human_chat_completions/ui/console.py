@@ -21,8 +21,10 @@ AVAILABLE_MODES = {Mode.HUMAN}
 class Console:
     """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
 
-    def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator) -> None:
+    def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator,
+                 session_id: str = "") -> None:
         self.switchboard = switchboard
+        self.session_id = session_id
         self.settings = settings
         self.t = t
         self.state = OperatorState()
@@ -147,8 +149,10 @@ class Console:
         self.editor.value = self.state.drafts.get(conversation_id, "")
         conversation = self.switchboard.conversation(conversation_id)
         pending = open_exchange(self.switchboard, conversation)
-        if pending is not None and not self.editor.value.startswith(pending.reply.text):
-            self.editor.value = pending.reply.text
+        if pending is not None:
+            self.switchboard.drafts.mark_shown(pending, self.session_id)
+            if not self.editor.value.startswith(pending.reply.text):
+                self.editor.value = pending.reply.text
         self.render()
         if self.editor.page is not None:
             self.editor.page.update()
@@ -173,7 +177,10 @@ class Console:
         if self.state.selected is not None:
             self.state.drafts[self.state.selected] = text
         pending = self._pending()
-        if pending is None or self._style() != "live":
+        if pending is None:
+            return
+        self.switchboard.drafts.mark_keystroke(pending, self._style())
+        if self._style() != "live":
             return
         kept = self._live(pending).update(text)
         if kept != text:

@@ -1,0 +1,72 @@
+"""Copilot drafts and the operator's bookkeeping on an exchange (shown, first keystroke, note)."""
+
+from __future__ import annotations
+
+import time
+
+from human_chat_completions.core.events import DraftChanged, EventBus, ExchangeChanged
+from human_chat_completions.core.exchange import Draft, Exchange
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance in characters (how much the operator changed a draft)."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+class DraftBook:
+    """Records drafts and operator timings on exchanges and announces each change."""
+
+    def __init__(self, events: EventBus) -> None:
+        self.events = events
+
+    def start(self, exchange: Exchange, profile: str, model: str,
+              instruction: str | None = None) -> Draft:
+        draft = Draft(exchange_id=exchange.id, profile=profile, model=model, instruction=instruction)
+        exchange.drafts.append(draft)
+        self.events.publish(DraftChanged(exchange, draft))
+        return draft
+
+    def grow(self, exchange: Exchange, draft: Draft, text: str) -> None:
+        if not text or draft.finished:
+            return
+        if draft.first_token_at is None:
+            draft.first_token_at = time.time()
+        draft.text += text
+        self.events.publish(DraftChanged(exchange, draft, text))
+
+    def finish(self, exchange: Exchange, draft: Draft, error: str | None = None) -> None:
+        if draft.finished:
+            return
+        draft.done_at = time.time()
+        draft.error = error
+        self.events.publish(DraftChanged(exchange, draft))
+
+    def choose(self, exchange: Exchange, draft_id: str | None) -> None:
+        """The operator took this draft into the editor (None: discarded all drafts)."""
+        exchange.chosen_draft_id = draft_id
+        self.events.publish(ExchangeChanged(exchange))
+
+    def mark_shown(self, exchange: Exchange, operator_session: str) -> None:
+        if exchange.shown_at is None:
+            exchange.shown_at = time.time()
+            exchange.operator_session = operator_session
+            self.events.publish(ExchangeChanged(exchange))
+
+    def mark_keystroke(self, exchange: Exchange, delivery_style: str) -> None:
+        if exchange.first_keystroke_at is None:
+            exchange.first_keystroke_at = time.time()
+            exchange.delivery_style = delivery_style
+            self.events.publish(ExchangeChanged(exchange))
+
+    def annotate(self, exchange: Exchange, note: str | None, tag: str | None) -> None:
+        exchange.note, exchange.tag = note, tag
+        self.events.publish(ExchangeChanged(exchange))
