@@ -17,7 +17,7 @@ def ask(board: Switchboard, who: str, text: str):
     return exchange
 
 
-async def test_list_puts_longest_waiting_first_then_replying_then_recent_idle():
+def test_list_puts_longest_waiting_first_then_replying_then_recent_idle():
     board = Switchboard()
     idle_old = ask(board, "idle-old", "a")
     board.reply(idle_old.id, "x", done=True)
@@ -34,7 +34,7 @@ async def test_list_puts_longest_waiting_first_then_replying_then_recent_idle():
     assert [row.status for row in rows] == ["waiting", "waiting", "replying", "idle", "idle"]
 
 
-async def test_unread_marks_other_conversations_and_selecting_clears_it():
+def test_unread_marks_other_conversations_and_selecting_clears_it():
     board = Switchboard()
     state = OperatorState()
     first = ask(board, "p1", "hi")
