@@ -64,6 +64,10 @@ class Settings(BaseModel):
             "少々お待ちください。",
         ]
     )
+    # Desktop (tray) app
+    notifications: bool = True
+    open_window_on_request: bool = False
+    start_at_login: bool = False
 
 
 def settings_path() -> Path:
