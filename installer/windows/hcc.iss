@@ -22,9 +22,6 @@ UninstallDisplayIcon={app}\{#AppExe}
 Compression=lzma2
 SolidCompression=yes
 WizardStyle=modern
-#ifdef SignTool
-SignTool={#SignTool}
-#endif
 
 [Languages]
 Name: "en"; MessagesFile: "compiler:Default.isl"
