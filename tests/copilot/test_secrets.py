@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keyring
+import pytest
+
+from human_chat_completions import secrets
+from human_chat_completions.copilot.profiles import Profile
+from human_chat_completions.secrets import KeyringUnavailable
+from tests.fakes.keyring import MemoryKeyring
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def profile(name: str = "openai", key_env: str | None = None) -> Profile:
+    return Profile(name=name, base_url="https://api.openai.com/v1", model="gpt-4o-mini", key_env=key_env)
+
+
+def test_keys_go_to_the_keyring_under_the_service_and_profile_name(
+    memory_keyring: MemoryKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets.set_key(profile(), f"  {KEY}\n")
+    assert memory_keyring.store == {("human-chat-completions", "openai"): KEY}
+    assert keyring.get_password("human-chat-completions", "openai") == KEY
+    assert secrets.get_key(profile()) == KEY
+    assert secrets.get_key("openai") == KEY
+    assert secrets.key_source(profile()) == "keyring"
+    assert KEY not in caplog.text
+
+
+def test_list_keys_names_only(memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HCC_TEST_KEY", "sk-from-env")
+    profiles = [profile("a"), profile("b"), profile("c", key_env="HCC_TEST_KEY")]
+    secrets.set_key("a", KEY)
+    assert secrets.list_keys(profiles) == ["a", "c"]
+
+
+def test_delete_key(memory_keyring: MemoryKeyring) -> None:
+    secrets.set_key("a", KEY)
+    assert secrets.delete_key("a") is True
+    assert secrets.delete_key("a") is False
+    assert secrets.get_key("a") is None
+    assert memory_keyring.store == {}
+
+
+def test_environment_variable_wins_over_the_keyring(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets.set_key("openai", KEY)
+    with_env = profile(key_env="HCC_TEST_KEY")
+    monkeypatch.setenv("HCC_TEST_KEY", "sk-from-env")
+    assert secrets.get_key(with_env) == "sk-from-env"
+    assert secrets.key_source(with_env) == "env"
+    monkeypatch.setenv("HCC_TEST_KEY", "  ")  # blank counts as unset
+    assert secrets.get_key(with_env) == KEY
+
+
+def test_empty_or_multiline_key_is_refused(memory_keyring: MemoryKeyring) -> None:
+    with pytest.raises(ValueError):
+        secrets.set_key("a", "   ")
+    with pytest.raises(ValueError):
+        secrets.set_key("a", "sk-one\nsk-two")
+    assert memory_keyring.store == {}
+
+
+def test_no_keyring_says_how_to_fix(no_keyring: None) -> None:
+    for call in (
+        lambda: secrets.set_key("a", KEY),
+        lambda: secrets.get_key(profile()),
+        lambda: secrets.delete_key("a"),
+        lambda: secrets.list_keys([profile()]),
+    ):
+        with pytest.raises(KeyringUnavailable) as caught:
+            call()
+        message = str(caught.value)
+        assert "keyring" in message.lower()
+        assert "environment variable" in message
+        if sys.platform.startswith("linux"):
+            assert "gnome-keyring" in message
+
+
+def test_no_keyring_but_environment_variable_works(no_keyring: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HCC_TEST_KEY", "sk-from-env")
+    assert secrets.get_key(profile(key_env="HCC_TEST_KEY")) == "sk-from-env"
+
+
+def test_a_failing_backend_becomes_keyring_unavailable() -> None:
+    class Broken(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            raise OSError("D-Bus went away")
+
+    from tests.fakes.keyring import using_keyring
+
+    with using_keyring(Broken()), pytest.raises(KeyringUnavailable, match="D-Bus went away"):
+        secrets.get_key("a")
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import keyring
+    from keyring.backends.SecretService import Keyring
+    from human_chat_completions import secrets
+
+    keyring.set_keyring(Keyring())
+    assert secrets.get_key("real") is None
+    secrets.set_key("real", "sk-real-secret-service")
+    assert secrets.get_key("real") == "sk-real-secret-service"
+    assert keyring.get_password("human-chat-completions", "real") == "sk-real-secret-service"
+    assert secrets.list_keys([]) == []
+    assert secrets.delete_key("real") is True
+    assert secrets.get_key("real") is None
+    print("secret-service-ok")
+    """
+)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
+    reason="needs dbus-run-session and gnome-keyring-daemon (apt install dbus gnome-keyring)",
+)
+def test_real_secret_service(tmp_path: Path) -> None:
+    """The real Secret Service backend, against a throwaway gnome-keyring on a private D-Bus session."""
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),  # gnome-keyring keeps its files under $HOME / XDG dirs: never the real ones
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+    }
+    (tmp_path / "run").mkdir(mode=0o700)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    shell = (
+        "echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; "
+        f'"{sys.executable}" "{script}"'
+    )
+    result = subprocess.run(
+        ["dbus-run-session", "--", "sh", "-c", shell],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "secret-service-ok" in result.stdout
