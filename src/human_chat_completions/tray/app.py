@@ -127,7 +127,10 @@ class TrayApp:
     def refresh(self) -> None:
         self.icon.icon = self.image()
         self.icon.title = self.title()
-        self.icon.update_menu()
+        try:
+            self.icon.update_menu()
+        except NotImplementedError:  # pystray's dummy backend
+            pass
 
     def _refresh_loop(self) -> None:
         while not self._closing:
