@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from human_chat_completions.cli_logs import logs_app
 from human_chat_completions.config import load_settings
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
 )
+app.add_typer(logs_app, name="logs")
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]
@@ -29,8 +31,12 @@ TokenOption = Annotated[
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
-    """Plain `hcc` runs the app."""
+    """Plain `hcc` runs the app: the tray app on a desktop, else the server with its window."""
     if ctx.invoked_subcommand is None:
+        from human_chat_completions.desktop import desktop_available, run_desktop
+
+        if desktop_available():
+            raise typer.Exit(run_desktop())
         serve(host=None, port=None, data_dir=None, operator_token=None, open_window=True)
 
 

@@ -77,6 +77,14 @@ def run_desktop(open_window: bool | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - pystray raises whatever its backend raises
         log.warning("no system tray here (%s); running without a tray icon until stopped", error)
         pystray = None
+    quitting = threading.Event()
+
+    def quit_app() -> None:  # Ctrl+C / SIGTERM, at any point from here on
+        quitting.set()
+        if tray is not None:
+            tray.quit()
+
+    _on_signals(quit_app)
     controller.launch()
     try:
         if pystray is not None:
@@ -84,16 +92,13 @@ def run_desktop(open_window: bool | None = None) -> int:
 
             tray = TrayApp(controller, pystray)
         started = controller.start()
-        if started and open_window:
+        if started and open_window and not quitting.is_set():
             threading.Thread(target=_open_window, args=(controller.window_url,),
                              name="open-operator-window", daemon=True).start()
-        if tray is not None:
-            _on_signals(tray.quit)
+        if tray is not None and not quitting.is_set():
             tray.run()
         else:
-            stop = threading.Event()
-            _on_signals(stop.set)
-            while not stop.wait(0.5):
+            while not quitting.wait(0.5):
                 pass
     finally:
         ended = controller.shutdown()

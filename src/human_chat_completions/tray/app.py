@@ -236,6 +236,9 @@ class TrayApp:
         )
 
     def _setup(self, icon) -> None:
+        if self._closing:  # Quit came while the icon was starting
+            icon.stop()
+            return
         icon.visible = True
         self._refresher = threading.Thread(target=self._refresh_loop, name="tray-refresh",
                                            daemon=True)
