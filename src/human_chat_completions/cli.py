@@ -31,8 +31,12 @@ TokenOption = Annotated[
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
-    """Plain `hcc` runs the app."""
+    """Plain `hcc` runs the app: the tray app on a desktop, else the server with its window."""
     if ctx.invoked_subcommand is None:
+        from human_chat_completions.desktop import desktop_available, run_desktop
+
+        if desktop_available():
+            raise typer.Exit(run_desktop())
         serve(host=None, port=None, data_dir=None, operator_token=None, open_window=True)
 
 
