@@ -1,0 +1,464 @@
+"""Talking to the upstream LLM of a copilot profile through the official `openai` client.
+
+`Upstream` keeps one `openai.AsyncOpenAI` per profile and streams replies as typed pieces, one per upstream chunk:
+
+    upstream = Upstream()                        # keys from the OS keyring / env (secrets.get_key)
+    async with contextlib.aclosing(upstream.stream_reply(profile, messages, params)) as pieces:
+        async for piece in pieces:
+            match piece:
+                case TextDelta(text=text): ...
+                case ToolCallDelta(tool_calls=calls): ...
+                case Finish(finish_reason=reason, usage=usage): ...
+    await upstream.aclose()
+
+Every failure comes out as `UpstreamError(kind, message)`, the message written for the operator and never holding
+the key. Cancelling the consuming task (operator take-over) closes the upstream HTTP stream at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import openai
+from pydantic import ValidationError
+
+from human_chat_completions import secrets
+from human_chat_completions.copilot.profiles import Profile
+
+log = logging.getLogger(__name__)
+
+ErrorKind = Literal["auth", "unreachable", "rate_limited", "timeout", "bad_response", "other"]
+
+# Request fields a client may send that mean the same upstream; everything else (model, messages, stream, n,
+# stream_options, user, metadata, store...) is ours to decide or would leak the participant's app details.
+FORWARDED_PARAMS = frozenset({
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "presence_penalty",
+    "frequency_penalty", "seed", "logit_bias", "logprobs", "top_logprobs", "response_format", "tools",
+    "tool_choice", "parallel_tool_calls", "reasoning_effort",
+})
+
+# Placeholder sent when a profile has no key: local upstreams (Ollama, LM Studio, vLLM) accept anything, and the
+# client refuses to start without one.
+NO_KEY = "no-key"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Text of one upstream chunk."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """The raw `choices[0].delta.tool_calls` of one upstream chunk, as dicts (index, id, type, function)."""
+
+    tool_calls: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """Always the last piece: why the upstream stopped (None if it never said) and token usage when sent."""
+
+    finish_reason: str | None
+    usage: dict[str, Any] | None = None
+    model: str | None = None
+
+
+Piece = TextDelta | ToolCallDelta | Finish
+
+
+class UpstreamError(Exception):
+    """The upstream could not give a reply. `kind` is for code, `message` for the operator.
+
+    kind: auth (key refused or missing), unreachable (cannot connect, or connection lost), rate_limited (429),
+        timeout, bad_response (not an OpenAI-compatible answer), other (the upstream said something else).
+    """
+
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"UpstreamError({self.kind!r}, {self.message!r})"
+
+
+def build_messages(
+    messages: Iterable[Mapping[str, Any]], instruction: str | None = None, extra_instruction: str | None = None
+) -> list[dict[str, Any]]:
+    """The conversation sent upstream: one system message with the copilot instruction (and the operator's
+    regenerate hint) first, then the client's messages unchanged, its own system prompt included.
+
+    The hint goes into that first system message rather than after the last user turn: several chat templates
+    (Mistral, Gemma, some Llama variants served by Ollama/vLLM) reject a system message anywhere but first.
+    """
+    parts = [instruction.strip() if instruction else ""]
+    if extra_instruction and extra_instruction.strip():
+        parts.append(f"For this reply, the operator asks: {extra_instruction.strip()}")
+    system = "\n\n".join(p for p in parts if p)
+    copied = [dict(m) for m in messages]
+    return ([{"role": "system", "content": system}] if system else []) + copied
+
+
+def forwarded_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The generation parameters of a client request that are passed upstream (see FORWARDED_PARAMS)."""
+    return {k: v for k, v in (params or {}).items() if k in FORWARDED_PARAMS and v is not None}
+
+
+def request_body(
+    profile: Profile,
+    messages: Iterable[Mapping[str, Any]],
+    params: Mapping[str, Any] | None = None,
+    instruction: str | None = None,
+    extra_instruction: str | None = None,
+) -> dict[str, Any]:
+    """The `chat.completions.create` arguments for one streamed draft. The profile's settings win over the
+    client's; `instruction=None` means the profile's own instruction."""
+    body = forwarded_params(params)
+    if profile.temperature is not None:
+        body["temperature"] = profile.temperature
+    if profile.max_tokens is not None:
+        body.pop("max_completion_tokens", None)
+        body["max_tokens"] = profile.max_tokens
+    body["model"] = profile.model
+    body["messages"] = build_messages(
+        messages, profile.instruction if instruction is None else instruction, extra_instruction
+    )
+    body["stream"] = True
+    if profile.stream_usage:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-*.]{3,}|Bearer\s+\S+|key-[A-Za-z0-9_\-*]{8,})")
+
+
+def _clean(text: str, key: str | None, limit: int = 300) -> str:
+    """An upstream's own message, safe to show: no key (not even masked), one line, not too long."""
+    if key and key != NO_KEY:
+        text = text.replace(key, "***")
+    text = _SECRETISH.sub("***", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _upstream_message(error: openai.APIError) -> str:
+    body = error.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return str(error.message or "")
+
+
+@dataclass
+class _Entry:
+    client: openai.AsyncOpenAI
+    signature: tuple[str, str, float]
+    key: str | None
+    key_problem: str | None
+    looked_up_at: float
+
+
+_END = object()
+
+
+class Candidate:
+    """One of N concurrent drafts: an async iterator of pieces, fed by its own task from the moment it exists.
+
+    Iterating gives the pieces, then raises UpstreamError if that draft failed (also kept in `error`), then
+    ends. A cancelled candidate just ends. `cancel()` / `aclose()` stop it and close its upstream stream.
+    """
+
+    def __init__(self, index: int, source: AsyncGenerator[Piece, None]) -> None:
+        self.index = index
+        self.error: UpstreamError | None = None
+        self._source = source
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._pump(), name=f"draft-candidate-{index}")
+        # Also when cancelled before it ever ran: a reader must never wait forever.
+        self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))
+
+    async def _pump(self) -> None:
+        async with contextlib.aclosing(self._source) as pieces:
+            try:
+                async for piece in pieces:
+                    self._queue.put_nowait(piece)
+            except UpstreamError as error:
+                self.error = error
+                self._queue.put_nowait(error)
+
+    def __aiter__(self) -> Candidate:
+        return self
+
+    async def __anext__(self) -> Piece:
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # stay exhausted
+            raise StopAsyncIteration
+        if isinstance(item, UpstreamError):
+            raise item
+        return item  # type: ignore[no-any-return]
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._task.cancelled()
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel and wait until the upstream stream is closed."""
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Upstream:
+    """The copilot's upstream LLMs: one `openai.AsyncOpenAI` per profile, rebuilt when its address, key or
+    timeout changes.
+
+    key_lookup: where keys come from (default: environment variable, then OS keyring; see `secrets.get_key`).
+        It may block (D-Bus), so it runs in a thread.
+    key_ttl: seconds a looked-up key is reused before asking the keyring again. Keeps the keyring off the hot
+        path of every draft; a refused key (401/403) is forgotten at once so a fixed key is picked up next time.
+    """
+
+    def __init__(
+        self,
+        key_lookup: Callable[[Profile], str | None] = secrets.get_key,
+        key_ttl: float = 60.0,
+    ) -> None:
+        self._key_lookup = key_lookup
+        self._key_ttl = key_ttl
+        self._entries: dict[str, _Entry] = {}
+        self._retired: list[openai.AsyncOpenAI] = []
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> Upstream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        clients = [e.client for e in self._entries.values()] + self._retired
+        self._entries.clear()
+        self._retired.clear()
+        for client in clients:
+            await client.close()
+
+    def forget(self, profile_name: str) -> None:
+        """Look the key up again on next use (e.g. after the operator set a new one)."""
+        entry = self._entries.get(profile_name)
+        if entry is not None:
+            entry.looked_up_at = float("-inf")
+
+    async def _lookup(self, profile: Profile) -> tuple[str | None, str | None]:
+        try:
+            return await asyncio.to_thread(self._key_lookup, profile), None
+        except secrets.KeyringUnavailable as error:
+            # Local upstreams need no key, so carry on; if the upstream wants one, the auth error says why.
+            return None, str(error)
+
+    async def _entry(self, profile: Profile) -> _Entry:
+        async with self._lock:
+            entry = self._entries.get(profile.name)
+            now = time.monotonic()
+            fresh = entry is not None and now - entry.looked_up_at < self._key_ttl
+            if entry is not None and fresh:
+                key, problem = entry.key, entry.key_problem
+            else:
+                key, problem = await self._lookup(profile)
+            signature = (profile.base_url, key or NO_KEY, profile.timeout_seconds)
+            if entry is not None and entry.signature == signature:
+                if not fresh:
+                    entry.key, entry.key_problem, entry.looked_up_at = key, problem, now
+                return entry
+            if entry is not None:
+                # A stream may still be running on the old client: close it with the others at the end.
+                self._retired.append(entry.client)
+            timeout = httpx.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
+            client = openai.AsyncOpenAI(
+                api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout
+            )
+            entry = _Entry(client, signature, key, problem, now)
+            self._entries[profile.name] = entry
+            return entry
+
+    async def client(self, profile: Profile) -> openai.AsyncOpenAI:
+        """The cached client for this profile (built on first use)."""
+        return (await self._entry(profile)).client
+
+    def _error(self, error: BaseException, profile: Profile, entry: _Entry, started: bool) -> UpstreamError:
+        where = profile.base_url
+        key = entry.key
+        if isinstance(error, UpstreamError):
+            return error
+        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            self.forget(profile.name)
+            status = error.status_code
+            if key is None and entry.key_problem:
+                message = (f"The copilot service for profile “{profile.name}” needs a key, and the OS keyring "
+                           f"could not be read: {entry.key_problem}")
+            elif key is None:
+                message = (f"The copilot service for profile “{profile.name}” needs a key. "
+                           f"Set it with: hcc keys set {profile.name}")
+            elif status == 403:
+                message = (f"The copilot service for profile “{profile.name}” refused access (HTTP 403): the key "
+                           f"may not be allowed to use the model “{profile.model}”. Check the key, or set a new "
+                           f"one with: hcc keys set {profile.name}")
+            else:
+                message = (f"The copilot service for profile “{profile.name}” refused the key (HTTP {status}). "
+                           f"Set a new one with: hcc keys set {profile.name}")
+            return UpstreamError("auth", message, status=status)
+        if isinstance(error, openai.RateLimitError):
+            retry = error.response.headers.get("retry-after")
+            wait = f" It asks to wait {retry} s." if retry and retry.isdigit() else ""
+            return UpstreamError(
+                "rate_limited",
+                "The copilot service is busy or over its usage limit (too many requests)." + wait
+                + f" Details: {_clean(_upstream_message(error), key)}",
+                status=429,
+            )
+        if isinstance(error, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+            return UpstreamError(
+                "timeout",
+                f"The copilot service at {where} did not answer for {profile.timeout_seconds:g} seconds.",
+            )
+        if isinstance(error, openai.APIConnectionError) and not started:
+            return UpstreamError(
+                "unreachable",
+                f"Cannot reach the copilot service at {where}. Is it running, and is the address right?",
+            )
+        if isinstance(error, (openai.APIConnectionError, httpx.TransportError)):
+            return UpstreamError(
+                "unreachable", f"The connection to the copilot service at {where} was lost in the middle of a reply."
+            )
+        if isinstance(error, openai.APIStatusError):
+            status = error.status_code
+            detail = _clean(_upstream_message(error), key)
+            if status == 404:
+                return UpstreamError(
+                    "other",
+                    f"The copilot service at {where} answered “not found” (HTTP 404): check the model name "
+                    f"“{profile.model}” and the address. Details: {detail}",
+                    status=status,
+                )
+            if status >= 500:
+                return UpstreamError(
+                    "other", f"The copilot service had an internal problem (HTTP {status}). Details: {detail}",
+                    status=status,
+                )
+            return UpstreamError(
+                "other", f"The copilot service refused the request (HTTP {status}). Details: {detail}", status=status
+            )
+        if isinstance(error, (openai.APIResponseValidationError, ValueError, ValidationError, KeyError,
+                              TypeError, AttributeError)):
+            return UpstreamError(
+                "bad_response",
+                f"The copilot service at {where} sent an answer that could not be read. Is it an "
+                "OpenAI-compatible address (usually ending in /v1)?",
+            )
+        if isinstance(error, openai.APIError):  # an `error` event inside the stream
+            return UpstreamError(
+                "other", f"The copilot service stopped with an error: {_clean(_upstream_message(error), key)}"
+            )
+        return UpstreamError("other", f"The copilot service failed ({type(error).__name__}).")
+
+    async def stream_reply(
+        self,
+        profile: Profile,
+        messages: Iterable[Mapping[str, Any]],
+        params: Mapping[str, Any] | None = None,
+        instruction: str | None = None,
+        extra_instruction: str | None = None,
+    ) -> AsyncGenerator[Piece, None]:
+        """Stream one reply: a TextDelta or ToolCallDelta per upstream chunk that carries one (chunk boundaries
+        kept, nothing merged), then exactly one Finish. Raises UpstreamError.
+
+        messages: the client's conversation (kept as sent, system prompt included).
+        params: the client's generation parameters (filtered by FORWARDED_PARAMS; the profile's win).
+        instruction: replaces the profile's copilot instruction for this call ("" for none).
+        extra_instruction: the operator's regenerate hint, e.g. "shorter".
+        """
+        entry = await self._entry(profile)
+        body = request_body(profile, messages, params, instruction, extra_instruction)
+        started = False
+        finish_reason: str | None = None
+        usage: dict[str, Any] | None = None
+        model: str | None = None
+        try:
+            stream = await entry.client.chat.completions.create(**body)
+            started = True
+            async with stream:
+                async for chunk in stream:
+                    model = chunk.model or model
+                    if chunk.usage is not None:
+                        usage = chunk.usage.model_dump(exclude_none=True)
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    if choice.finish_reason is not None:
+                        finish_reason = choice.finish_reason
+                    if delta is None:
+                        continue
+                    if delta.tool_calls:
+                        yield ToolCallDelta([call.model_dump(exclude_unset=True) for call in delta.tool_calls])
+                    if delta.content:
+                        yield TextDelta(delta.content)
+        except Exception as error:
+            mapped = self._error(error, profile, entry, started)
+            log.debug("upstream failure detail", exc_info=error)
+            log.warning("upstream %s (profile %s): %s", mapped.kind, profile.name, mapped.message)
+            raise mapped from None
+        yield Finish(finish_reason, usage, model)
+
+    def draft_candidates(
+        self,
+        profile: Profile,
+        messages: Iterable[Mapping[str, Any]],
+        n: int,
+        params: Mapping[str, Any] | None = None,
+        instruction: str | None = None,
+        extra_instruction: str | None = None,
+    ) -> list[Candidate]:
+        """Start N drafts at once (N concurrent upstream streams). Call inside the event loop; each candidate
+        streams from the start whether or not it is being read yet."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        messages = [dict(m) for m in messages]
+        return [
+            Candidate(i, self.stream_reply(profile, messages, params, instruction, extra_instruction))
+            for i in range(n)
+        ]
+
+    async def list_models(self, profile: Profile) -> list[str]:
+        """The model names the upstream offers (a connection and key check for the settings screen)."""
+        entry = await self._entry(profile)
+        try:
+            page = await entry.client.models.list()
+            return [m.id for m in page.data]
+        except Exception as error:
+            raise self._error(error, profile, entry, False) from None
+
+
+async def close_candidates(candidates: Iterable[Candidate]) -> None:
+    """Cancel drafts and wait until their upstream streams are closed."""
+    await asyncio.gather(*(c.aclose() for c in candidates))
