@@ -111,7 +111,8 @@ def test_preference_pairs_come_from_edited_or_discarded_drafts(research_log, for
         if format == "openai-dpo":
             assert set(row) == {"input", "preferred_output", "non_preferred_output"}
             assert set(row["input"]) == {"messages"}
-            prompt, good, bad = row["input"]["messages"], row["preferred_output"], row["non_preferred_output"]
+            prompt = row["input"]["messages"]
+            good, bad = row["preferred_output"], row["non_preferred_output"]
         else:
             assert set(row) == {"prompt", "chosen", "rejected"}
             prompt, good, bad = row["prompt"], row["chosen"], row["rejected"]
@@ -173,7 +174,8 @@ def test_csv_reads_back_with_quoting_and_utf8(research_log, tmp_path):
     assert discarded["final"] == DISCARDED_REPLY and discarded["user_input"] == "ありがとう"
     assert (discarded["author"], discarded["draft"], discarded["drafts"]) == ("human", "", "1")
     edited = by_id[ids["heavy_edit"]]
-    assert (edited["draft"], edited["edit_distance"], edited["participant"]) == ("わかりません。", "18", "p-2")
+    assert (edited["draft"], edited["edit_distance"]) == ("わかりません。", "18")
+    assert edited["participant"] == "p-2"
     assert float(edited["response_seconds"]) >= 0
     assert by_id[ids["failed"]]["outcome"] == "failed" and by_id[ids["failed"]]["response_seconds"] == ""
 
