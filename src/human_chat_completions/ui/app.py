@@ -223,8 +223,28 @@ async def flet_lifespan() -> AsyncIterator[None]:
     """A mounted app's lifespan never runs: the root app starts and stops Flet's session manager."""
     import flet.fastapi as flet_fastapi
 
-    await flet_fastapi.app_manager.start()
+    manager = flet_fastapi.app_manager
+    _forget_manager_tasks(manager)
+    await manager.start()
     try:
         yield
     finally:
-        await flet_fastapi.app_manager.shutdown()
+        await manager.shutdown()
+        _forget_manager_tasks(manager)
+
+
+def _forget_manager_tasks(manager: object) -> None:
+    """Flet's manager is process-wide and `start()` does nothing once it has a task, even a
+    cancelled one from a stopped server; a restarted server (tray Restart) needs its own."""
+    for name in ("evict_sessions_task", "evict_oauth_states_task"):
+        attribute = f"_FletAppManager__{name}"
+        task = getattr(manager, attribute, None)
+        if task is not None and (task.done() or not _same_loop(task)):
+            setattr(manager, attribute, None)
+
+
+def _same_loop(task: asyncio.Task) -> bool:
+    try:
+        return task.get_loop() is asyncio.get_running_loop()
+    except RuntimeError:
+        return False
