@@ -76,7 +76,8 @@ def make_server(
     if with_ui:
         from human_chat_completions.ui import mount_operator_ui
 
-        mount_operator_ui(app, runtime.switchboard, runtime.settings, runtime.operator_token)
+        mount_operator_ui(app, runtime.switchboard, runtime.settings, runtime.operator_token,
+                          runtime.exchange_log)
     config = uvicorn.Config(
         app,
         host=host or runtime.settings.host,

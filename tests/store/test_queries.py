@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -137,6 +138,9 @@ def test_a_killed_server_loses_no_request_it_received(tmp_path):
         operator = Operator(base, token)
         [waiting] = operator.wait_for(1)
         operator.reply(waiting["id"], "Yes", done=False).raise_for_status()
+        time.sleep(0.7)  # a reply in progress is saved at most twice a second
+        operator.reply(waiting["id"], ", still here", done=False).raise_for_status()
+        time.sleep(0.2)
         operator.close()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
@@ -155,7 +159,7 @@ def test_a_killed_server_loses_no_request_it_received(tmp_path):
         runtime.close()
     assert record is not None and record["outcome"] == "interrupted"
     assert record["request"] == request and record["user_input"] == "まだそこにいますか？"
-    assert record["final"] == "Yes" and record["error"]
+    assert record["final"] == "Yes, still here" and record["error"]
     assert record["timestamps"]["received_at"] and record["timestamps"]["done_at"] is None
     assert exported == []  # interrupted rows only leave with --include-unfinished
 

@@ -140,3 +140,9 @@ def test_screens_in_japanese_and_english_at_two_widths(tmp_path, browser):
             for participant in participants:
                 assert participant.text() == "ok"
             operator.close()
+            page = open_window(browser, server.base)
+            page.get_by_role("button", name="Logs" if language == "en" else "記録").click()
+            wait_for_text(page, "今日の天気")  # the answered exchanges are in the log table
+            page.wait_for_timeout(800)
+            screenshot(page, f"logs-{language}-1280")
+            page.close()

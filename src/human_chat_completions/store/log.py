@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from human_chat_completions.core.events import (
     ExchangeChanged,
     ExchangeClosed,
     ExchangeOpened,
+    ReplyDelta,
 )
 from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState, Mode
@@ -23,6 +25,7 @@ from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate
 
 INTERRUPTED = "interrupted"
+PARTIAL_REPLY_SECONDS = 0.5
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -44,6 +47,7 @@ class ExchangeLog:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrate(self.db)
+        self._partial_saved: dict[str, float] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -55,6 +59,10 @@ class ExchangeLog:
             self._insert_exchange(event.exchange)
         elif isinstance(event, ExchangeChanged | ExchangeClosed):
             self._update_exchange(event.exchange)
+            if isinstance(event, ExchangeClosed):
+                self._partial_saved.pop(event.exchange.id, None)
+        elif isinstance(event, ReplyDelta):
+            self._save_partial_reply(event.exchange)
         elif isinstance(event, DraftChanged) and not event.text:
             # Drafts are written when they start and when they finish, not on every token.
             self._save_draft(event.draft)
@@ -127,6 +135,15 @@ class ExchangeLog:
                 exchange.id,
             ),
         )
+
+    def _save_partial_reply(self, exchange: Exchange) -> None:
+        """A reply in progress is saved at most every PARTIAL_REPLY_SECONDS, so a crash mid-reply
+        keeps what the client already received without a write per token."""
+        now = time.monotonic()
+        if now - self._partial_saved.get(exchange.id, 0.0) < PARTIAL_REPLY_SECONDS:
+            return
+        self._partial_saved[exchange.id] = now
+        self.db.execute("UPDATE exchanges SET reply = ? WHERE id = ?", (exchange.reply.text, exchange.id))
 
     def _save_draft(self, draft: Draft) -> None:
         self.db.execute(

@@ -16,7 +16,9 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import ExchangeOpened, ReplyDelta
 from human_chat_completions.ui.console import Console
+from human_chat_completions.store import ExchangeLog
 from human_chat_completions.ui.i18n import Translator, resolve_language
+from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,10 @@ _THEME_MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system"
 class OperatorWindow:
     """One browser tab or desktop window: a token gate for remote operators, then the console."""
 
-    def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str):
+    def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str,
+                 exchange_log: ExchangeLog | None = None):
         self.page = page
+        self.exchange_log = exchange_log
         self.switchboard = switchboard
         self.settings = settings
         self.token = token
@@ -103,16 +107,27 @@ class OperatorWindow:
             console.show_prompts = previous.show_prompts
         self.console = console
         settings_view = SettingsView(self.settings, t, self._on_settings_saved)
+        logs_view = LogsView(self.exchange_log, t) if self.exchange_log is not None else None
         body = ft.Container(console.view, expand=True, padding=8)
 
         def navigate(event: ft.Event) -> None:
-            body.content = console.view if rail.selected_index == 0 else settings_view.view
+            if rail.selected_index == 1 and logs_view is not None:
+                logs_view.reload()
+                logs_view.render()
+                body.content = logs_view.view
+            elif rail.selected_index == 2:
+                body.content = settings_view.view
+            else:
+                body.content = console.view
 
         rail = ft.NavigationRail(
             selected_index=0, label_type=ft.NavigationRailLabelType.ALL, min_width=72,
             destinations=[
                 ft.NavigationRailDestination(icon=ft.Icons.FORUM_OUTLINED,
                                              selected_icon=ft.Icons.FORUM, label=t("nav_conversations")),
+                ft.NavigationRailDestination(icon=ft.Icons.TABLE_ROWS_OUTLINED,
+                                             selected_icon=ft.Icons.TABLE_ROWS, label=t("nav_logs"),
+                                             disabled=logs_view is None),
                 ft.NavigationRailDestination(icon=ft.Icons.SETTINGS_OUTLINED,
                                              selected_icon=ft.Icons.SETTINGS, label=t("nav_settings")),
             ],
@@ -197,20 +212,22 @@ class OperatorWindow:
             self.console.close()
 
 
-def operator_main(switchboard: Switchboard, settings: Settings, token: str) -> Callable[[ft.Page], Awaitable[None]]:
+def operator_main(switchboard: Switchboard, settings: Settings, token: str,
+                  exchange_log: ExchangeLog | None = None) -> Callable[[ft.Page], Awaitable[None]]:
     async def main(page: ft.Page) -> None:
-        OperatorWindow(page, switchboard, settings, token).start()
+        OperatorWindow(page, switchboard, settings, token, exchange_log).start()
         page.update()
 
     return main
 
 
-def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str) -> None:
+def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str,
+                      exchange_log: ExchangeLog | None = None) -> None:
     """Mount the operator window at /ui on the server's FastAPI app."""
     import flet.fastapi as flet_fastapi
 
     app.mount(UI_PATH, flet_fastapi.app(
-        operator_main(switchboard, settings, token),
+        operator_main(switchboard, settings, token, exchange_log),
         assets_dir=str(assets_dir()),
         no_cdn=True,
         app_name="Human Chat Completions",

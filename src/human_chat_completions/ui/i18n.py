@@ -9,6 +9,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # key: (English, 日本語)
     "app_title": ("Human Chat Completions", "Human Chat Completions"),
     "nav_conversations": ("Conversations", "会話"),
+    "nav_logs": ("Logs", "記録"),
     "nav_settings": ("Settings", "設定"),
     "no_conversations": ("No conversations yet. Point a chat app's base_url here.",
                          "まだ会話はありません。チャットアプリの base_url をここに向けてください。"),
