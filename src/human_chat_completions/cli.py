@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from human_chat_completions.cli_copilot import keys_app, profiles_app
 from human_chat_completions.cli_logs import logs_app
 from human_chat_completions.config import load_settings
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(logs_app, name="logs")
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(keys_app, name="keys")
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]

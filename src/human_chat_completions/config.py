@@ -7,11 +7,13 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
+from human_chat_completions.copilot.profiles import Profile
+from human_chat_completions.copilot.side_requests import SideRequestRule
 from human_chat_completions.core.exchange import Mode
 
 APP_NAME = "human-chat-completions"
@@ -20,6 +22,12 @@ log = logging.getLogger(__name__)
 DeliveryStyle = Literal["live", "paced"]
 Language = Literal["auto", "en", "ja"]
 Theme = Literal["light", "dark", "system"]
+AwayAction = Literal["send_draft", "send_canned", "wait"]
+
+
+def _every_mode(default: Any) -> AfterValidator:
+    """A per-mode dict always has every mode (a settings file may name only some)."""
+    return AfterValidator(lambda given: {**{mode: default for mode in Mode}, **given})
 
 
 def config_dir() -> Path:
@@ -68,6 +76,22 @@ class Settings(BaseModel):
     notifications: bool = True
     open_window_on_request: bool = False
     start_at_login: bool = False
+    # Copilot. Keys live in the OS keyring (hcc keys set), never in this file.
+    profiles: list[Profile] = Field(default_factory=list)
+    default_profile: str | None = None
+    draft_candidates: int = Field(default=1, ge=1, le=5)
+    side_request_rules: list[SideRequestRule] = Field(
+        default_factory=list,
+        description="Custom side-request rules; one named like a built-in replaces it.",
+    )
+    builtin_side_request_rules: bool = True
+    # When the operator has not answered after this long (None: never), per mode, do `away_action`.
+    away_timeout_seconds: Annotated[
+        dict[Mode, Annotated[float, Field(gt=0)] | None], _every_mode(None)
+    ] = Field(default_factory=lambda: {mode: None for mode in Mode})
+    away_action: Annotated[dict[Mode, AwayAction], _every_mode("wait")] = Field(
+        default_factory=lambda: {mode: "wait" for mode in Mode}
+    )
 
 
 def settings_path() -> Path:

@@ -53,3 +53,30 @@ def test_find_and_default() -> None:
     assert default_profile(profiles, None) is profiles[0]
     assert default_profile(profiles, "gone") is profiles[0]
     assert default_profile([], "a") is None
+
+
+def test_settings_keep_profiles_and_fill_every_mode(tmp_path: object) -> None:
+    from human_chat_completions.config import Settings, load_settings, save_settings
+    from human_chat_completions.copilot.side_requests import SideRequestRule
+    from human_chat_completions.core.exchange import Mode
+
+    settings = Settings.model_validate({
+        "profiles": [{"name": "a", "base_url": "https://x.test/v1", "model": "m"}],
+        "default_profile": "a",
+        "draft_candidates": 3,
+        "side_request_rules": [{"name": "mine", "pattern": "^TITLE:", "action": "copilot"}],
+        "away_timeout_seconds": {"copilot": 45},
+        "away_action": {"copilot": "send_draft"},
+    })
+    assert settings.away_timeout_seconds == {Mode.HUMAN: None, Mode.COPILOT: 45, Mode.AUTO: None}
+    assert settings.away_action[Mode.HUMAN] == "wait" and settings.away_action[Mode.COPILOT] == "send_draft"
+    save_settings(settings)
+    again = load_settings()
+    assert again == settings
+    assert again.side_request_rules == [SideRequestRule(name="mine", pattern="^TITLE:", action="copilot")]
+    defaults = Settings()
+    assert defaults.profiles == [] and defaults.draft_candidates == 1 and defaults.builtin_side_request_rules
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"away_timeout_seconds": {"human": 0}})
+    with pytest.raises(ValidationError):
+        Settings.model_validate({"draft_candidates": 0})
