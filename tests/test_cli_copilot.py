@@ -170,7 +170,7 @@ def test_a_broken_settings_file_is_not_overwritten(memory_keyring: MemoryKeyring
     data["profiles"][0]["base_url"] = "not a url"
     settings_path().write_text(json.dumps(data), encoding="utf-8")
     before = settings_path().read_text(encoding="utf-8")
-    code, out, err = hcc("profiles", "add", "second", "--base-url", "https://x.test/v1", "--model", "m")
+    code, _, err = hcc("profiles", "add", "second", "--base-url", "https://x.test/v1", "--model", "m")
     assert code == 1 and "cannot be read" in err and "profiles.0.base_url" in err
     assert settings_path().read_text(encoding="utf-8") == before
 

@@ -146,7 +146,8 @@ def user(text: str) -> list[dict[str, Any]]:
         ([*CONVERSATION, {"role": "user", "content": NEXTCHAT_SUMMARY}], "nextchat-summary"),
         (
             [{"role": "system", "content": "你是一名擅长会话的助理，你需要将用户的会话总结为 10 个字以内的标题"},
-             {"role": "user", "content": "user: How do I keep basil alive indoors?\n\n请总结上述对话为10个字以内的标题"}],
+             {"role": "user",
+              "content": "user: How do I keep basil alive indoors?\n\n请总结上述对话为10个字以内的标题"}],
             "lobechat-title",
         ),
         (

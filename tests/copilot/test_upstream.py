@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+
 import pytest
 
 from human_chat_completions import secrets
@@ -92,7 +94,7 @@ async def test_chunks_arrive_as_the_upstream_sends_them(fake: FakeUpstream, prof
     async for piece in upstream.stream_reply(profile, CLIENT_MESSAGES):
         if isinstance(piece, TextDelta):
             times.append(time.monotonic())
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == len(WORDS)
     assert min(gaps) > 0.04, gaps  # not buffered into one lump
 
@@ -424,3 +426,15 @@ async def test_list_models_maps_errors(fake: FakeUpstream, profile: Profile) -> 
             await upstream.list_models(profile)
     assert caught.value.kind == "auth"
 
+
+
+@pytest.mark.parametrize("raw, kind", [("ReadTimeout", "timeout"), ("RemoteProtocolError", "unreachable")])
+async def test_raw_transport_errors_of_older_openai_versions_are_mapped(profile: Profile, raw: str,
+                                                                         kind: str) -> None:
+    """openai < 2 lets httpx's own errors out of a stream being read; newer versions wrap them."""
+    import httpx
+
+    async with Upstream(key_lookup=lambda p: KEY) as upstream:
+        entry = await upstream._entry(profile)
+        mapped = upstream._error(getattr(httpx, raw)("boom"), profile, entry, started=True)
+    assert mapped.kind == kind

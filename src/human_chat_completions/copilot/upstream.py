@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import re
 import time
@@ -26,7 +27,6 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 import openai
 from pydantic import ValidationError
 
@@ -44,6 +44,25 @@ FORWARDED_PARAMS = frozenset({
     "frequency_penalty", "seed", "logit_bias", "logprobs", "top_logprobs", "response_format", "tools",
     "tool_choice", "parallel_tool_calls", "reasoning_effort",
 })
+
+
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeout, other transport) exception types of the HTTP library under `openai`. Recent openai versions
+    wrap errors met while reading a stream into APITimeoutError/APIConnectionError; older ones (on `httpx`) let
+    the raw ones through, and newer ones run on `httpx2`: catch whichever is installed."""
+    timeouts: list[type[BaseException]] = [TimeoutError]
+    transport: list[type[BaseException]] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(module.TimeoutException)
+        transport.append(module.TransportError)
+    return tuple(timeouts), tuple(transport)
+
+
+_TIMEOUT_ERRORS, _TRANSPORT_ERRORS = _transport_errors()
 
 # Placeholder sent when a profile has no key: local upstreams (Ollama, LM Studio, vLLM) accept anything, and the
 # client refuses to start without one.
@@ -293,7 +312,7 @@ class Upstream:
             if entry is not None:
                 # A stream may still be running on the old client: close it with the others at the end.
                 self._retired.append(entry.client)
-            timeout = httpx.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
+            timeout = openai.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
             client = openai.AsyncOpenAI(
                 api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout
             )
@@ -312,7 +331,7 @@ class Upstream:
             return error
         if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
             self.forget(profile.name)
-            status = error.status_code
+            status: int = error.status_code
             if key is None and entry.key_problem:
                 message = (f"The copilot service for profile “{profile.name}” needs a key, and the OS keyring "
                            f"could not be read: {entry.key_problem}")
@@ -336,7 +355,7 @@ class Upstream:
                 + f" Details: {_clean(_upstream_message(error), key)}",
                 status=429,
             )
-        if isinstance(error, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+        if isinstance(error, (openai.APITimeoutError, *_TIMEOUT_ERRORS)):
             return UpstreamError(
                 "timeout",
                 f"The copilot service at {where} did not answer for {profile.timeout_seconds:g} seconds.",
@@ -346,12 +365,12 @@ class Upstream:
                 "unreachable",
                 f"Cannot reach the copilot service at {where}. Is it running, and is the address right?",
             )
-        if isinstance(error, (openai.APIConnectionError, httpx.TransportError)):
+        if isinstance(error, (openai.APIConnectionError, *_TRANSPORT_ERRORS)):
             return UpstreamError(
                 "unreachable", f"The connection to the copilot service at {where} was lost in the middle of a reply."
             )
         if isinstance(error, openai.APIStatusError):
-            status = error.status_code
+            status = int(error.status_code)
             detail = _clean(_upstream_message(error), key)
             if status == 404:
                 return UpstreamError(
