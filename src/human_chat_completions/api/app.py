@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from human_chat_completions import __version__
-from human_chat_completions.api import chat, operator
+from human_chat_completions.api import chat, operator, responses_api
 from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
@@ -34,6 +34,7 @@ def create_app(
     app.state.operator_token = operator_token
     install_error_handlers(app)
     app.include_router(chat.router)
+    app.include_router(responses_api.router)
     app.include_router(operator.router)
 
     @app.get("/health", include_in_schema=False)
