@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -438,3 +439,13 @@ async def test_raw_transport_errors_of_older_openai_versions_are_mapped(profile:
         entry = await upstream._entry(profile)
         mapped = upstream._error(getattr(httpx, raw)("boom"), profile, entry, started=True)
     assert mapped.kind == kind
+
+
+async def test_the_key_is_never_logged(fake: FakeUpstream, profile: Profile, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with Upstream(key_lookup=lambda p: KEY) as upstream:
+        await collect(upstream.stream_reply(profile, CLIENT_MESSAGES))
+    async with Upstream(key_lookup=lambda p: KEY + "-wrong") as upstream:
+        await failure(upstream.stream_reply(profile, CLIENT_MESSAGES))
+    assert caplog.records and "upstream auth" in caplog.text
+    assert "sk-test" not in caplog.text

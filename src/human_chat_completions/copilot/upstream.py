@@ -444,7 +444,8 @@ class Upstream:
                         yield TextDelta(delta.content)
         except Exception as error:
             mapped = self._error(error, profile, entry, started)
-            log.debug("upstream failure detail", exc_info=error)
+            # No traceback: an upstream's own message may echo part of the key.
+            log.debug("upstream failure: %s", type(error).__name__)
             log.warning("upstream %s (profile %s): %s", mapped.kind, profile.name, mapped.message)
             raise mapped from None
         yield Finish(finish_reason, usage, model)
