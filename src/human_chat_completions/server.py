@@ -10,6 +10,8 @@ import uvicorn
 
 from human_chat_completions.api import create_app
 from human_chat_completions.config import Settings, data_dir, operator_token
+from human_chat_completions.copilot.service import Copilot
+from human_chat_completions.copilot.upstream import Upstream
 from human_chat_completions.core import Switchboard
 from human_chat_completions.store import ExchangeLog
 
@@ -26,6 +28,7 @@ class Runtime:
     exchange_log: ExchangeLog
     operator_token: str
     token_path: Path
+    copilot: Copilot
 
     def close(self) -> None:
         self.exchange_log.close()
@@ -41,18 +44,20 @@ def build_runtime(
         log.warning("%d exchanges from a previous run were unfinished; marked interrupted", interrupted)
     switchboard = Switchboard(default_mode=settings.default_mode)
     exchange_log.restore_into(switchboard)
-    switchboard.events.listen(exchange_log.on_event)
+    switchboard.events.listen(exchange_log.on_event)  # first: a request is logged before anything
+    copilot = Copilot(switchboard, settings, Upstream())
     operator_token_value, token_path = operator_token(token)
-    return Runtime(settings, switchboard, exchange_log, operator_token_value, token_path)
+    return Runtime(settings, switchboard, exchange_log, operator_token_value, token_path, copilot)
 
 
 class Server(uvicorn.Server):
     """uvicorn waits for open responses before it stops; ours wait for a human, so end them first
     with a clear error (logged as failed) instead of leaving clients hanging."""
 
-    def __init__(self, config: uvicorn.Config, switchboard: Switchboard) -> None:
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
-        self.switchboard = switchboard
+        self.runtime = runtime
+        self.switchboard = runtime.switchboard
 
     async def shutdown(self, sockets: list | None = None) -> None:
         ended = self.switchboard.fail_all_open(
@@ -61,6 +66,7 @@ class Server(uvicorn.Server):
         if ended:
             log.warning("ended %d unanswered requests at shutdown", ended)
         await super().shutdown(sockets)
+        await self.runtime.copilot.upstream.aclose()
 
 
 def make_server(
@@ -73,6 +79,7 @@ def make_server(
 
         lifespan = lambda _app: flet_lifespan()  # noqa: E731
     app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token, lifespan)
+    app.state.copilot = runtime.copilot
     if with_ui:
         from human_chat_completions.ui import mount_operator_ui
 
@@ -86,4 +93,4 @@ def make_server(
         timeout_graceful_shutdown=5,
         lifespan="on",
     )
-    return Server(config, runtime.switchboard)
+    return Server(config, runtime)

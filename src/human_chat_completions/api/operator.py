@@ -43,6 +43,16 @@ router = APIRouter(prefix="/operator/api", dependencies=[Depends(require_operato
 class ReplyBody(BaseModel):
     text: str = ""
     done: bool = False
+    draft_id: str | None = Field(
+        default=None, description="The copilot draft this reply is based on (sent as is or edited).")
+
+
+class RegenerateBody(BaseModel):
+    instruction: str | None = Field(default=None, max_length=500)
+
+
+class ChooseBody(BaseModel):
+    draft_id: str | None = None
 
 
 class FailBody(BaseModel):
@@ -69,6 +79,18 @@ def exchange_json(exchange: Exchange, switchboard: Switchboard) -> dict[str, Any
         "author": exchange.author.value if exchange.author else None,
         "regenerate_of": exchange.regenerate_of,
         "error": exchange.error,
+        "notice": exchange.notice,
+        "side_request": exchange.side_request,
+        "tool_calls": exchange.reply.tool_calls,
+        "finish_reason": exchange.reply.finish_reason,
+        "chosen_draft_id": exchange.chosen_draft_id,
+        "drafts": [
+            {"id": d.id, "profile": d.profile, "model": d.model, "instruction": d.instruction,
+             "text": d.text, "error": d.error, "finished": d.finished,
+             "started_at": iso(d.started_at), "first_token_at": iso(d.first_token_at),
+             "done_at": iso(d.done_at)}
+            for d in exchange.drafts
+        ],
         "received_at": iso(exchange.received_at),
         "first_byte_at": iso(exchange.first_byte_at),
         "done_at": iso(exchange.done_at),
@@ -131,10 +153,58 @@ async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str
     """Append text to the reply at once; `done: true` finishes it."""
     switchboard = _switchboard(request)
     exchange = _exchange(switchboard, exchange_id)
+    if body.draft_id is not None:
+        _choose(switchboard, exchange, body.draft_id)
     try:
         switchboard.reply(exchange.id, body.text, done=body.done)
     except ExchangeClosedError as error:
         raise _closed_error(error) from None
+    return exchange_json(exchange, switchboard)
+
+
+def _choose(switchboard: Switchboard, exchange: Exchange, draft_id: str | None) -> None:
+    if draft_id is not None and all(d.id != draft_id for d in exchange.drafts):
+        raise APIError(404, f"No draft '{draft_id}' on exchange {exchange.id}.", param="draft_id",
+                       code="draft_not_found")
+    switchboard.drafts.choose(exchange, draft_id)
+
+
+def _copilot(request: Request):
+    copilot = getattr(request.app.state, "copilot", None)
+    if copilot is None or not copilot.available:
+        raise APIError(409, "No LLM copilot profile is configured.", type="conflict_error",
+                       code="copilot_unavailable")
+    return copilot
+
+
+@router.post("/exchanges/{exchange_id}/choose")
+async def choose(request: Request, exchange_id: str, body: ChooseBody) -> dict[str, Any]:
+    """Take a draft into the reply (or `null`: discard all drafts)."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    _choose(switchboard, exchange, body.draft_id)
+    return exchange_json(exchange, switchboard)
+
+
+@router.post("/exchanges/{exchange_id}/regenerate")
+async def regenerate(request: Request, exchange_id: str, body: RegenerateBody) -> dict[str, Any]:
+    """New copilot drafts, optionally with a short instruction ("shorter", "more polite")."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    if not exchange.state.open:
+        raise _closed_error(ExchangeClosedError(exchange))
+    _copilot(request).regenerate(exchange.id, body.instruction)
+    return exchange_json(exchange, switchboard)
+
+
+@router.post("/exchanges/{exchange_id}/takeover")
+async def take_over(request: Request, exchange_id: str) -> dict[str, Any]:
+    """Stop an auto answer mid-stream; what was sent stays, the operator finishes it."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    if not _copilot(request).take_over(exchange.id):
+        raise APIError(409, f"Exchange {exchange.id} has no auto answer running.",
+                       type="conflict_error", code="not_auto")
     return exchange_json(exchange, switchboard)
 
 

@@ -57,7 +57,8 @@ async def sse_body(
             continue
         if exchange.first_byte_at is None:
             switchboard.note_first_byte(exchange)
-        yield sse(wire.chunk(cid, created, model, {"content": piece}))
+        delta = piece if isinstance(piece, dict) else {"content": piece}
+        yield sse(wire.chunk(cid, created, model, delta))
     reply = exchange.reply
     if reply.error is not None:
         yield sse(stream_error(reply.error))
@@ -72,7 +73,7 @@ def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
     reply = exchange.reply
     if reply.error is not None:
         return stream_error(reply.error)
-    return wire.completion(
+    body = wire.completion(
         completion_id(exchange),
         int(exchange.received_at),
         model,
@@ -80,6 +81,11 @@ def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
         reply.finish_reason or "stop",
         wire.usage(exchange.messages, reply.text),
     )
+    tool_calls = reply.tool_calls
+    if tool_calls:
+        body["choices"][0]["message"]["tool_calls"] = tool_calls
+        body["choices"][0]["message"]["content"] = reply.text or None
+    return body
 
 
 async def late_json_body(

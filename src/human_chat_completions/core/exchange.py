@@ -95,6 +95,8 @@ class Exchange:
     operator_session: str | None = None
     note: str | None = None
     tag: str | None = None
+    side_request: str | None = None
+    notice: str | None = None
     received_at: float = field(default_factory=time.time)
     shown_at: float | None = None
     first_keystroke_at: float | None = None

@@ -23,14 +23,31 @@ class ReplyStream:
     """
 
     def __init__(self) -> None:
-        self._pieces: list[str] = []
+        self._pieces: list[str | dict] = []
         self._changed = asyncio.Event()
         self.finish_reason: str | None = None
         self.error: StreamError | None = None
 
     @property
     def text(self) -> str:
-        return "".join(self._pieces)
+        return "".join(piece for piece in self._pieces if isinstance(piece, str))
+
+    @property
+    def tool_calls(self) -> list[dict]:
+        """Tool-call deltas (as an upstream LLM streamed them) merged into whole calls."""
+        calls: dict[int, dict] = {}
+        for piece in self._pieces:
+            if not isinstance(piece, dict):
+                continue
+            for delta in piece.get("tool_calls") or []:
+                call = calls.setdefault(int(delta.get("index", 0)),
+                                        {"id": "", "type": "function",
+                                         "function": {"name": "", "arguments": ""}})
+                call["id"] = delta.get("id") or call["id"]
+                function = delta.get("function") or {}
+                call["function"]["name"] += function.get("name") or ""
+                call["function"]["arguments"] += function.get("arguments") or ""
+        return [calls[index] for index in sorted(calls)]
 
     @property
     def closed(self) -> bool:
@@ -42,6 +59,13 @@ class ReplyStream:
         if text:
             self._pieces.append(text)
             self._wake()
+
+    def write_delta(self, delta: dict) -> None:
+        """A non-text delta passed through as is (tool calls from an upstream LLM)."""
+        if self.closed:
+            raise RuntimeError("reply stream is closed")
+        self._pieces.append(delta)
+        self._wake()
 
     def close(self, finish_reason: str = "stop") -> None:
         if not self.closed:
@@ -57,7 +81,7 @@ class ReplyStream:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def pieces(self, keepalive: float | None = None) -> AsyncIterator[str | None]:
+    async def pieces(self, keepalive: float | None = None) -> AsyncIterator[str | dict | None]:
         """Yield written pieces in order; yield None after `keepalive` seconds of silence.
 
         Ends when the stream is closed or failed; the caller reads `finish_reason` / `error` then.

@@ -33,6 +33,17 @@ class ExchangeClosedError(Exception):
         self.exchange = exchange
 
 
+def final_author(exchange: Exchange, sender: Author) -> Author:
+    """Who wrote a finished reply: an auto reply someone took over, a copilot draft sent as is or
+    edited, or the sender (a human whose drafts, if any, were discarded)."""
+    if exchange.author in (Author.AUTO_TAKEOVER, Author.AUTO) and sender is not Author.AUTO:
+        return Author.AUTO_TAKEOVER
+    chosen = exchange.chosen_draft
+    if sender is Author.HUMAN and chosen is not None:
+        return Author.COPILOT if chosen.text.strip() == exchange.reply.text.strip() else Author.EDITED
+    return sender
+
+
 class Switchboard:
     """Holds every exchange and conversation of this run and routes replies to waiting clients.
 
@@ -125,24 +136,45 @@ class Switchboard:
         return self.exchanges[exchange_id]
 
     def reply(
-        self, exchange_id: str, text: str, *, done: bool = False, author: Author = Author.HUMAN
+        self,
+        exchange_id: str,
+        text: str,
+        *,
+        done: bool = False,
+        author: Author = Author.HUMAN,
+        finish_reason: str = "stop",
     ) -> Exchange:
         """Append text to the reply (the client receives it at once); `done` finishes it."""
+        exchange = self._writable(exchange_id, author)
+        if text:
+            exchange.reply.write(text)
+            self._replying(exchange)
+            self.events.publish(ReplyDelta(exchange, text))
+        if done:
+            exchange.author = final_author(exchange, author)
+            exchange.reply.close(finish_reason)
+            self._close(exchange, ExchangeState.DONE)
+        return exchange
+
+    def write_delta(self, exchange_id: str, delta: dict, *, author: Author = Author.AUTO) -> Exchange:
+        """Pass a non-text delta (tool calls from an upstream LLM) to the client."""
+        exchange = self._writable(exchange_id, author)
+        exchange.reply.write_delta(delta)
+        self._replying(exchange)
+        return exchange
+
+    def _writable(self, exchange_id: str, author: Author) -> Exchange:
         exchange = self.exchanges[exchange_id]
         if not exchange.state.open:
             raise ExchangeClosedError(exchange)
-        if exchange.author is None:
-            exchange.author = author
-        if text:
-            exchange.reply.write(text)
-            if exchange.state is ExchangeState.WAITING:
-                exchange.state = ExchangeState.REPLYING
-                self.events.publish(ExchangeChanged(exchange))
-            self.events.publish(ReplyDelta(exchange, text))
-        if done:
-            exchange.reply.close("stop")
-            self._close(exchange, ExchangeState.DONE)
+        if exchange.author is None or (exchange.author is Author.AUTO and author is not Author.AUTO):
+            exchange.author = Author.AUTO_TAKEOVER if exchange.author is Author.AUTO else author
         return exchange
+
+    def _replying(self, exchange: Exchange) -> None:
+        if exchange.state is ExchangeState.WAITING:
+            exchange.state = ExchangeState.REPLYING
+            self.events.publish(ExchangeChanged(exchange))
 
     def fail(self, exchange_id: str, message: str, code: str = "reply_failed") -> Exchange:
         """End an open exchange with an error the client will see."""

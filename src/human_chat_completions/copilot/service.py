@@ -1,0 +1,203 @@
+"""The copilot at work: drafts for the operator, auto answers, side requests, the away policy.
+
+It follows the switchboard's events and acts through the switchboard, so a client only ever
+receives what the operator sent or what the LLM wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from human_chat_completions.config import Settings
+from human_chat_completions.copilot.profiles import Profile, default_profile
+from human_chat_completions.copilot.side_requests import effective_rules, find_side_request
+from human_chat_completions.copilot.upstream import (
+    Candidate,
+    Finish,
+    TextDelta,
+    ToolCallDelta,
+    Upstream,
+    UpstreamError,
+)
+from human_chat_completions.core import Author, Exchange, ExchangeClosedError, Mode, Switchboard
+from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeClosed, ExchangeOpened
+
+log = logging.getLogger(__name__)
+
+
+class Copilot:
+    """Drafts and auto answers for one switchboard. Event callbacks run on the server's loop."""
+
+    def __init__(self, switchboard: Switchboard, settings: Settings, upstream: Upstream) -> None:
+        self.switchboard = switchboard
+        self.settings = settings
+        self.upstream = upstream
+        self._tasks: dict[str, set[asyncio.Task]] = {}
+        self._auto: dict[str, asyncio.Task] = {}
+        self._away: dict[str, asyncio.TimerHandle] = {}
+        switchboard.events.listen(self._on_event)
+
+    @property
+    def profile(self) -> Profile | None:
+        return default_profile(self.settings.profiles, self.settings.default_profile)
+
+    @property
+    def available(self) -> bool:
+        return self.profile is not None
+
+    def auto_running(self, exchange_id: str) -> bool:
+        task = self._auto.get(exchange_id)
+        return task is not None and not task.done()
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, ExchangeOpened):
+            # Routing may answer at once; let every listener see the request open first.
+            asyncio.get_running_loop().call_soon(self._route, event.exchange)
+        elif isinstance(event, ExchangeClosed):
+            self._forget(event.exchange.id)
+        elif isinstance(event, ExchangeChanged) and event.exchange.first_keystroke_at is not None:
+            self._disarm_away(event.exchange.id)  # the operator is here and typing
+
+    def _route(self, exchange: Exchange) -> None:
+        if not exchange.state.open:
+            return
+        rules = effective_rules(self.settings.side_request_rules,
+                                self.settings.builtin_side_request_rules)
+        rule = find_side_request(exchange.messages, rules)
+        if rule is not None and rule.action != "operator":
+            exchange.side_request = rule.name
+            if rule.action == "canned":
+                self.switchboard.reply(exchange.id, rule.reply, done=True, author=Author.AUTO)
+                return
+            if self.available:
+                self.start_auto(exchange)
+                return
+        if exchange.mode is Mode.AUTO:
+            if self.available:
+                self.start_auto(exchange)
+            else:
+                self._notice(exchange, "Auto mode needs an LLM profile; please answer by hand.")
+        elif exchange.mode is Mode.COPILOT and self.available:
+            self.start_drafts(exchange)
+        self._arm_away(exchange)
+
+    def _spawn(self, exchange: Exchange, coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.setdefault(exchange.id, set()).add(task)
+        task.add_done_callback(lambda done: self._tasks.get(exchange.id, set()).discard(done))
+        return task
+
+    def _forget(self, exchange_id: str) -> None:
+        self._disarm_away(exchange_id)
+        self._auto.pop(exchange_id, None)
+        for task in self._tasks.pop(exchange_id, set()):
+            task.cancel()
+
+    def _notice(self, exchange: Exchange, message: str) -> None:
+        exchange.notice = message
+        self.switchboard.events.publish(ExchangeChanged(exchange))
+
+    # -- drafts -----------------------------------------------------------------------------------
+
+    def start_drafts(self, exchange: Exchange, extra_instruction: str | None = None) -> None:
+        """Stream N candidate drafts into the exchange for the operator to use, edit or discard."""
+        profile = self.profile
+        if profile is None or not exchange.state.open:
+            return
+        candidates = self.upstream.draft_candidates(
+            profile, exchange.messages, self.settings.draft_candidates, params=exchange.request,
+            extra_instruction=extra_instruction or None)
+        for candidate in candidates:
+            self._spawn(exchange, self._follow_draft(exchange, candidate, profile, extra_instruction))
+
+    async def _follow_draft(self, exchange: Exchange, candidate: Candidate, profile: Profile,
+                            instruction: str | None) -> None:
+        book = self.switchboard.drafts
+        draft = book.start(exchange, profile.name, profile.model, instruction)
+        try:
+            async for piece in candidate:
+                if isinstance(piece, TextDelta):
+                    book.grow(exchange, draft, piece.text)
+            book.finish(exchange, draft)
+        except UpstreamError as error:
+            book.finish(exchange, draft, error=error.message)
+        except asyncio.CancelledError:
+            book.finish(exchange, draft, error="cancelled")
+            await candidate.aclose()
+            raise
+
+    def regenerate(self, exchange_id: str, instruction: str | None = None) -> None:
+        self.start_drafts(self.switchboard.get(exchange_id), instruction)
+
+    # -- auto -------------------------------------------------------------------------------------
+
+    def start_auto(self, exchange: Exchange) -> None:
+        profile = self.profile
+        if profile is not None and exchange.id not in self._auto:
+            self._auto[exchange.id] = self._spawn(exchange, self._run_auto(exchange, profile))
+
+    async def _run_auto(self, exchange: Exchange, profile: Profile) -> None:
+        """The upstream's stream straight to the client, chunk by chunk; on failure the operator
+        takes over with whatever was already sent."""
+        try:
+            async for piece in self.upstream.stream_reply(profile, exchange.messages,
+                                                          params=exchange.request):
+                if isinstance(piece, TextDelta):
+                    self.switchboard.reply(exchange.id, piece.text, author=Author.AUTO)
+                elif isinstance(piece, ToolCallDelta):
+                    self.switchboard.write_delta(exchange.id, {"tool_calls": piece.tool_calls})
+                elif isinstance(piece, Finish):
+                    self.switchboard.reply(exchange.id, "", done=True, author=Author.AUTO,
+                                           finish_reason=piece.finish_reason or "stop")
+        except UpstreamError as error:
+            log.warning("auto answer failed for %s: %s", exchange.id, error.kind)
+            self._notice(exchange, f"The LLM could not answer ({error.message}). Please answer by hand.")
+        except ExchangeClosedError:
+            pass  # the client left or the operator finished it
+
+    def take_over(self, exchange_id: str) -> bool:
+        """Stop the LLM mid-stream; what was sent stays, the operator finishes by hand."""
+        task = self._auto.get(exchange_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        exchange = self.switchboard.get(exchange_id)
+        exchange.author = Author.AUTO  # whoever finishes it, the record says auto+takeover
+        self._notice(exchange, "Taken over: finish the reply by hand.")
+        return True
+
+    # -- operator away ----------------------------------------------------------------------------
+
+    def _arm_away(self, exchange: Exchange) -> None:
+        seconds = self.settings.away_timeout_seconds.get(exchange.mode)
+        action = self.settings.away_action.get(exchange.mode, "wait")
+        if seconds is None or action == "wait":
+            return
+        loop = asyncio.get_running_loop()
+        self._away[exchange.id] = loop.call_later(seconds, self._away_expired, exchange.id, action)
+
+    def _disarm_away(self, exchange_id: str) -> None:
+        handle = self._away.pop(exchange_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _away_expired(self, exchange_id: str, action: str) -> None:
+        self._away.pop(exchange_id, None)
+        exchange = self.switchboard.exchanges.get(exchange_id)
+        if exchange is None or not exchange.state.open or exchange.reply.text:
+            return
+        text = ""
+        if action == "send_draft":
+            usable = [d for d in exchange.drafts if d.text and not d.error]
+            if usable:
+                self.switchboard.drafts.choose(exchange, usable[0].id)
+                text = usable[0].text
+        elif action == "send_canned" and self.settings.canned_replies:
+            text = self.settings.canned_replies[0]
+        if text:
+            with contextlib.suppress(ExchangeClosedError):
+                self.switchboard.reply(exchange_id, text, done=True, author=Author.TIMEOUT_POLICY)
