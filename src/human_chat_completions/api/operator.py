@@ -80,6 +80,7 @@ def exchange_json(exchange: Exchange, switchboard: Switchboard) -> dict[str, Any
         "regenerate_of": exchange.regenerate_of,
         "error": exchange.error,
         "notice": exchange.notice,
+        "notice_code": exchange.notice_code,
         "side_request": exchange.side_request,
         "tool_calls": exchange.reply.tool_calls,
         "finish_reason": exchange.reply.finish_reason,

@@ -80,7 +80,8 @@ class Copilot:
             if self.available:
                 self.start_auto(exchange)
             else:
-                self._notice(exchange, "Auto mode needs an LLM profile; please answer by hand.")
+                self._notice(exchange, "auto_needs_profile",
+                             "Auto mode needs an LLM profile; please answer by hand.")
         elif exchange.mode is Mode.COPILOT and self.available:
             self.start_drafts(exchange)
         self._arm_away(exchange)
@@ -97,8 +98,8 @@ class Copilot:
         for task in self._tasks.pop(exchange_id, set()):
             task.cancel()
 
-    def _notice(self, exchange: Exchange, message: str) -> None:
-        exchange.notice = message
+    def _notice(self, exchange: Exchange, code: str, message: str) -> None:
+        exchange.notice, exchange.notice_code = message, code
         self.switchboard.events.publish(ExchangeChanged(exchange))
 
     # -- drafts -----------------------------------------------------------------------------------
@@ -155,7 +156,8 @@ class Copilot:
                                            finish_reason=piece.finish_reason or "stop")
         except UpstreamError as error:
             log.warning("auto answer failed for %s: %s", exchange.id, error.kind)
-            self._notice(exchange, f"The LLM could not answer ({error.message}). Please answer by hand.")
+            self._notice(exchange, "auto_failed",
+                         f"The LLM could not answer ({error.message}). Please answer by hand.")
         except ExchangeClosedError:
             pass  # the client left or the operator finished it
 
@@ -167,7 +169,7 @@ class Copilot:
         task.cancel()
         exchange = self.switchboard.get(exchange_id)
         exchange.author = Author.AUTO  # whoever finishes it, the record says auto+takeover
-        self._notice(exchange, "Taken over: finish the reply by hand.")
+        self._notice(exchange, "taken_over", "Taken over: finish the reply by hand.")
         return True
 
     # -- operator away ----------------------------------------------------------------------------

@@ -96,7 +96,8 @@ class Exchange:
     note: str | None = None
     tag: str | None = None
     side_request: str | None = None
-    notice: str | None = None
+    notice: str | None = None  # for the operator, in English (the API and the log)
+    notice_code: str | None = None  # the same, for the window to say in its language
     received_at: float = field(default_factory=time.time)
     shown_at: float | None = None
     first_keystroke_at: float | None = None

@@ -14,8 +14,9 @@ import flet as ft
 
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
-from human_chat_completions.core.events import ExchangeOpened, ReplyDelta
+from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
 from human_chat_completions.ui.console import Console
+from human_chat_completions.ui.copilot_panel import CopilotActions
 from human_chat_completions.store import ExchangeLog
 from human_chat_completions.ui.i18n import Translator, resolve_language
 from human_chat_completions.ui.logs_view import LogsView
@@ -51,8 +52,9 @@ class OperatorWindow:
     """One browser tab or desktop window: a token gate for remote operators, then the console."""
 
     def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str,
-                 exchange_log: ExchangeLog | None = None):
+                 exchange_log: ExchangeLog | None = None, copilot: CopilotActions | None = None):
         self.page = page
+        self.copilot = copilot
         self.exchange_log = exchange_log
         self.switchboard = switchboard
         self.settings = settings
@@ -100,7 +102,8 @@ class OperatorWindow:
     def open_console(self) -> None:
         t = self._translator()
         previous = self.console
-        console = Console(self.switchboard, self.settings, t, session_id=self._session_id())
+        console = Console(self.switchboard, self.settings, t, session_id=self._session_id(),
+                          copilot=self.copilot)
         if previous is not None:
             # A language change rebuilds the widgets; the operator's state carries over.
             console.state, console.editor.value = previous.state, previous.editor.value
@@ -181,6 +184,13 @@ class OperatorWindow:
             if isinstance(event, ReplyDelta):
                 console.on_reply_delta(event.exchange)
                 continue
+            if isinstance(event, DraftChanged):
+                console.on_draft(event.exchange)
+                continue
+            if isinstance(event, ExchangeChanged) and event.exchange.notice_code and \
+                    console.state.note_notice(event.exchange):
+                self.page.show_dialog(ft.SnackBar(
+                    ft.Text(t(f"notice_{event.exchange.notice_code}")), duration=5000))
             structural = True
             if isinstance(event, ExchangeOpened) and console.state.note_new_exchange(event.exchange):
                 label = self.switchboard.conversation(event.exchange.conversation_id).label
@@ -213,21 +223,23 @@ class OperatorWindow:
 
 
 def operator_main(switchboard: Switchboard, settings: Settings, token: str,
-                  exchange_log: ExchangeLog | None = None) -> Callable[[ft.Page], Awaitable[None]]:
+                  exchange_log: ExchangeLog | None = None,
+                  copilot: CopilotActions | None = None) -> Callable[[ft.Page], Awaitable[None]]:
     async def main(page: ft.Page) -> None:
-        OperatorWindow(page, switchboard, settings, token, exchange_log).start()
+        OperatorWindow(page, switchboard, settings, token, exchange_log, copilot).start()
         page.update()
 
     return main
 
 
 def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str,
-                      exchange_log: ExchangeLog | None = None) -> None:
+                      exchange_log: ExchangeLog | None = None,
+                      copilot: CopilotActions | None = None) -> None:
     """Mount the operator window at /ui on the server's FastAPI app."""
     import flet.fastapi as flet_fastapi
 
     app.mount(UI_PATH, flet_fastapi.app(
-        operator_main(switchboard, settings, token, exchange_log),
+        operator_main(switchboard, settings, token, exchange_log, copilot),
         assets_dir=str(assets_dir()),
         no_cdn=True,
         app_name="Human Chat Completions",

@@ -9,21 +9,22 @@ import flet as ft
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Mode, Switchboard
 from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
+from human_chat_completions.core.exchange import Draft
 from human_chat_completions.ui.conversation_list import ConversationList
+from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.transcript import transcript_controls
 from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
 
-# Copilot and auto arrive with the copilot; until then they are shown, disabled, with a reason.
-AVAILABLE_MODES = {Mode.HUMAN}
 
 
 class Console:
     """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
 
     def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator,
-                 session_id: str = "") -> None:
+                 session_id: str = "", copilot: CopilotActions | None = None) -> None:
         self.switchboard = switchboard
+        self.copilot = copilot
         self.session_id = session_id
         self.settings = settings
         self.t = t
@@ -32,7 +33,15 @@ class Console:
         self._typing: dict[str, LiveTyping] = {}
         self._sending: set[asyncio.Task] = set()
         self.conversations = ConversationList(t, self.select)
+        self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self._build()
+
+    @property
+    def available_modes(self) -> set[Mode]:
+        """Copilot and auto need an LLM profile; without one they show, disabled, with a reason."""
+        if self.copilot is not None and self.copilot.available:
+            return set(Mode)
+        return {Mode.HUMAN}
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -43,8 +52,8 @@ class Console:
         self.mode = ft.SegmentedButton(
             segments=[
                 ft.Segment(value=mode.value, label=ft.Text(t(f"mode_{mode.value}")),
-                           disabled=mode not in AVAILABLE_MODES,
-                           tooltip=None if mode in AVAILABLE_MODES else t("mode_unavailable"))
+                           disabled=mode not in self.available_modes,
+                           tooltip=None if mode in self.available_modes else t("mode_unavailable"))
                 for mode in Mode
             ],
             selected=[Mode.HUMAN.value],
@@ -82,8 +91,9 @@ class Console:
         ], spacing=4, tight=True)
         editor_row = ft.Row([self.editor, self.send_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
-        right = ft.Column([header, ft.Divider(height=1), self.transcript, self.delivered_box,
-                           self.note, editor_row, self.canned], expand=True, spacing=6)
+        right = ft.Column([header, ft.Divider(height=1), self.transcript, self.copilot_panel.view,
+                           self.delivered_box, self.note, editor_row, self.canned],
+                          expand=True, spacing=6)
         left = ft.Container(self.conversations.view, width=280)
         self.view = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True,
                            vertical_alignment=ft.CrossAxisAlignment.STRETCH)
@@ -125,12 +135,36 @@ class Console:
         committed = pending.reply.text if pending else ""
         self.delivered.value = committed
         self.delivered_box.visible = bool(committed)
+        self.copilot_panel.render(pending)
+        self.note.color = ft.Colors.GREY_700
         if pending is None:
             self.note.value = self.t("nothing_to_answer")
+        elif pending.notice_code:
+            self.note.value = self.t(f"notice_{pending.notice_code}")
+            self.note.color = ft.Colors.RED_700
         elif not pending.stream:
             self.note.value = self.t("non_stream_note")
         else:
             self.note.value = ""
+
+    def on_draft(self, exchange: Exchange) -> bool:
+        """A draft grew; True if the visible screen changed."""
+        if exchange.conversation_id != self.state.selected:
+            return False
+        self.copilot_panel.render(exchange)
+        return True
+
+    def use_draft(self, exchange: Exchange, draft: Draft) -> None:
+        """Put a draft in the editor; what the operator then sends is recorded against it."""
+        if not exchange.state.open:
+            return
+        self.switchboard.drafts.choose(exchange, draft.id)
+        self.editor.value = exchange.reply.text + draft.text if exchange.reply.text else draft.text
+        if self.state.selected is not None:
+            self.state.drafts[self.state.selected] = self.editor.value
+        self.render_selected()
+        if self.editor.page is not None:
+            self.editor.page.update()
 
     def on_reply_delta(self, exchange: Exchange) -> bool:
         """Another piece went out; True if the visible screen changed."""
@@ -169,7 +203,10 @@ class Console:
             self._typing[exchange.id] = typing
         return typing
 
-    def _style(self) -> str:
+    def _style(self, pending: Exchange | None = None) -> str:
+        """Live typing would leak a draft the moment it lands in the editor: drafts go on Send."""
+        if pending is not None and (pending.mode is Mode.COPILOT or pending.drafts):
+            return "paced"
         return self.state.delivery_style(self.state.selected or "", self.settings.delivery_style)
 
     def _on_type(self, _event: ft.Event) -> None:
@@ -179,8 +216,8 @@ class Console:
         pending = self._pending()
         if pending is None:
             return
-        self.switchboard.drafts.mark_keystroke(pending, self._style())
-        if self._style() != "live":
+        self.switchboard.drafts.mark_keystroke(pending, self._style(pending))
+        if self._style(pending) != "live":
             return
         kept = self._live(pending).update(text)
         if kept != text:
@@ -200,7 +237,7 @@ class Console:
         text = self.editor.value or ""
         if pending is None or not (text.strip() or pending.reply.text):
             return
-        if self._style() == "live":
+        if self._style(pending) == "live":
             self._live(pending).send(text)
             self._typing.pop(pending.id, None)
         else:

@@ -56,6 +56,7 @@ class ConversationList:
             padding=8,
             border_radius=8,
             bgcolor=ft.Colors.BLUE_GREY_100 if selected else None,
+            opacity=0.45 if row.side_only else 1.0,
             on_click=lambda _event, conversation_id=row.id: self.on_select(conversation_id),
             key=row.id,
         )

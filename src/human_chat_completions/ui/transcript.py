@@ -106,6 +106,8 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
         controls.append(ft.Text(t("earlier_hidden", count=len(messages) - MAX_SHOWN), italic=True))
         messages = messages[-MAX_SHOWN:]
     controls += [message_control(message, t) for message in messages]
+    if exchange.side_request:
+        controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.GREY_200))
     if exchange.regenerate_of:
         controls.append(_banner(t("regenerate"), ft.Colors.PURPLE_50))
     if exchange.state is ExchangeState.DONE:

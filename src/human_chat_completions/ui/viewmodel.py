@@ -24,6 +24,7 @@ class ConversationRow:
     last_activity: float
     unread: bool
     preview: str
+    side_only: bool = False  # nothing but chat apps' own side requests (titles, tags): dimmed
 
 
 def open_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
@@ -36,11 +37,16 @@ def open_exchange(switchboard: Switchboard, conversation: Conversation) -> Excha
 
 
 def latest_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
+    """The newest exchange, preferring the participant's own over an app's side request."""
+    fallback = None
     for exchange_id in reversed(conversation.exchange_ids):
         exchange = switchboard.exchanges.get(exchange_id)
-        if exchange is not None:
+        if exchange is None:
+            continue
+        if exchange.side_request is None:
             return exchange
-    return None
+        fallback = fallback or exchange
+    return fallback
 
 
 def conversation_row(switchboard: Switchboard, conversation: Conversation, unread: bool) -> ConversationRow:
@@ -65,6 +71,7 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
         last_activity=activity,
         unread=unread,
         preview=" ".join(preview.split())[:80],
+        side_only=latest is not None and latest.side_request is not None,
     )
 
 
@@ -99,6 +106,15 @@ class OperatorState:
     delivery: dict[str, str] = field(default_factory=dict)
     unread: set[str] = field(default_factory=set)
     seen_exchanges: set[str] = field(default_factory=set)
+    seen_notices: set[tuple[str, str]] = field(default_factory=set)
+
+    def note_notice(self, exchange: Exchange) -> bool:
+        """True the first time this session sees this notice on this exchange (alert once)."""
+        key = (exchange.id, exchange.notice_code or "")
+        if key in self.seen_notices:
+            return False
+        self.seen_notices.add(key)
+        return True
 
     def select(self, conversation_id: str) -> None:
         self.selected = conversation_id
