@@ -101,3 +101,27 @@ def test_side_requests_are_dimmed_and_do_not_hide_the_participants_words():
     rows = {row.label: row for row in OperatorState().rows(board)}
     assert rows["p1"].preview == "What should I cook?" and not rows["p1"].side_only
     assert rows["p2"].side_only
+
+
+def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
+    from human_chat_completions import secrets
+    from tests.fakes.keyring import MemoryKeyring, using_keyring
+
+    settings = Settings()
+    forgotten = []
+    view = SettingsView(settings, Translator("en"), lambda: None, forgotten.append)
+    view.profile_name.value = "local"
+    view.profile_url.value = "http://127.0.0.1:11434/v1/"
+    view.profile_model.value = "llama3"
+    view.profile_key.value = "sk-very-secret-key"
+    view.candidates.value = "2"
+    with using_keyring(MemoryKeyring()):
+        view._save(None)
+        assert secrets.get_key("local") == "sk-very-secret-key"
+    assert view.message.value == "Settings saved.", view.message.value
+    assert [p.name for p in settings.profiles] == ["local"] and settings.default_profile == "local"
+    assert settings.profiles[0].base_url == "http://127.0.0.1:11434/v1"
+    assert settings.draft_candidates == 2 and forgotten == ["local"]
+    stored = settings_path().read_text()
+    assert "sk-very-secret-key" not in stored and "llama3" in stored
+    assert view.profile_key.value == ""

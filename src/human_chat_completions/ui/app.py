@@ -109,7 +109,8 @@ class OperatorWindow:
             console.state, console.editor.value = previous.state, previous.editor.value
             console.show_prompts = previous.show_prompts
         self.console = console
-        settings_view = SettingsView(self.settings, t, self._on_settings_saved)
+        forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
+        settings_view = SettingsView(self.settings, t, self._on_settings_saved, forget)
         logs_view = LogsView(self.exchange_log, t) if self.exchange_log is not None else None
         body = ft.Container(console.view, expand=True, padding=8)
 

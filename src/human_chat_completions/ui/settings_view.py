@@ -7,7 +7,9 @@ from collections.abc import Callable
 import flet as ft
 from pydantic import ValidationError
 
+from human_chat_completions import secrets
 from human_chat_completions.config import Settings, save_settings
+from human_chat_completions.copilot.profiles import Profile, default_profile
 from human_chat_completions.core import Mode
 from human_chat_completions.ui.i18n import Translator
 
@@ -19,10 +21,28 @@ def _options(pairs: list[tuple[str, str]]) -> list[ft.DropdownOption]:
 class SettingsView:
     """Edits a copy of the settings; Save validates, writes the file and updates the live object."""
 
-    def __init__(self, settings: Settings, t: Translator, on_saved: Callable[[], None]) -> None:
+    def __init__(self, settings: Settings, t: Translator, on_saved: Callable[[], None],
+                 on_key_changed: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.t = t
         self.on_saved = on_saved
+        self.on_key_changed = on_key_changed
+        profile = default_profile(settings.profiles, settings.default_profile)
+        self.profile_name = ft.TextField(label=t("profile_name"), width=260,
+                                         value=profile.name if profile else "")
+        self.profile_url = ft.TextField(label=t("profile_base_url"), width=400,
+                                        value=profile.base_url if profile else "",
+                                        hint_text="https://api.openai.com/v1")
+        self.profile_model = ft.TextField(label=t("profile_model"), width=260,
+                                          value=profile.model if profile else "")
+        self.profile_instruction = ft.TextField(
+            label=t("profile_instruction"), multiline=True, min_lines=2, max_lines=5,
+            value=profile.instruction if profile else "")
+        self.profile_key = ft.TextField(label=t("profile_key"), password=True,
+                                        can_reveal_password=False, width=400,
+                                        hint_text=t("profile_key_hint"))
+        self.candidates = ft.TextField(label=t("settings_candidates"),
+                                       value=str(settings.draft_candidates), width=260)
         self.port = ft.TextField(label=t("settings_port"), value=str(settings.port), width=260)
         self.default_mode = ft.Dropdown(
             label=t("settings_default_mode"), value=settings.default_mode.value, width=260,
@@ -53,6 +73,11 @@ class SettingsView:
                 ft.Row([self.first_token, self.tokens_per_second, self.idle], wrap=True),
                 self.port,
                 self.canned,
+                ft.Divider(),
+                ft.Text(t("profile_title"), size=16, weight=ft.FontWeight.BOLD),
+                ft.Row([self.profile_name, self.profile_model, self.candidates], wrap=True),
+                ft.Row([self.profile_url, self.profile_key], wrap=True),
+                self.profile_instruction,
                 ft.Row([ft.Button(t("settings_save"), icon=ft.Icons.SAVE, on_click=self._save),
                         self.message]),
             ],
@@ -72,18 +97,46 @@ class SettingsView:
             "canned_replies": [line.strip() for line in (self.canned.value or "").splitlines()
                                if line.strip()],
         }
+        changes["draft_candidates"] = self.candidates.value
         try:
+            changes.update(self._profile_changes())
             updated = Settings.model_validate({**self.settings.model_dump(), **changes})
+            self._store_key()
         except ValidationError as error:
             first = error.errors()[0]
-            self.message.value = self.t("settings_invalid",
-                                        error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-            self.message.color = ft.Colors.RED_700
-            return
+            return self._fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+        except (secrets.KeyringUnavailable, ValueError) as error:
+            return self._fail(str(error))
         save_settings(updated)
         # The running server shares this object: most settings apply at once.
-        for name in changes:
+        for name in {*changes, "profiles", "default_profile"}:
             setattr(self.settings, name, getattr(updated, name))
         self.message.value = self.t("settings_saved")
         self.message.color = ft.Colors.GREEN_700
         self.on_saved()
+
+    def _fail(self, error: str) -> None:
+        self.message.value = self.t("settings_invalid", error=error)
+        self.message.color = ft.Colors.RED_700
+
+    def _profile_changes(self) -> dict:
+        """The default copilot profile as edited here; blank name and URL mean none."""
+        name = (self.profile_name.value or "").strip()
+        url = (self.profile_url.value or "").strip()
+        if not name and not url:
+            return {}
+        profile = Profile(name=name, base_url=url, model=(self.profile_model.value or "").strip(),
+                          instruction=self.profile_instruction.value or "")
+        others = [p for p in self.settings.profiles if p.name != profile.name]
+        return {"profiles": [profile.model_dump(), *[p.model_dump() for p in others]],
+                "default_profile": profile.name}
+
+    def _store_key(self) -> None:
+        """A key typed here goes to the OS keyring only, never to the settings file."""
+        key = (self.profile_key.value or "").strip()
+        name = (self.profile_name.value or "").strip()
+        if key and name:
+            secrets.set_key(name, key)
+            self.profile_key.value = ""
+            if self.on_key_changed is not None:
+                self.on_key_changed(name)
