@@ -235,3 +235,25 @@ def test_stream_keepalive_comments_while_waiting(tmp_path):
         data = [json.loads(line[6:]) for line in seen + rest if line.startswith("data: ")]
         assert data[-1]["type"] == "response.completed"
         operator.close()
+
+
+def test_timed_out_client_retry_attaches_to_the_same_exchange(server, operator):
+    patient = client(server, timeout=1.0, max_retries=2)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(patient.responses.create, model="m", input="retry me")
+        operator.wait_for(1, state="abandoned")
+        [revived] = operator.wait_for(1, state="waiting", timeout=10)
+        operator.reply(revived["id"], "answered once").raise_for_status()
+        response = future.result(timeout=10)
+    patient.close()
+    assert response.output_text == "answered once"
+    assert len(operator.exchanges()) == 1
+
+
+def test_streaming_client_that_hangs_up_is_abandoned(server, operator):
+    with httpx.Client(base_url=server.base) as http:
+        with http.stream("POST", "/v1/responses", json={"input": "s", "stream": True}) as response:
+            lines = response.iter_lines()
+            assert next(lines) == "event: response.created"
+            operator.wait_for(1)
+    operator.wait_for(1, state="abandoned")
