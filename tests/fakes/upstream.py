@@ -399,6 +399,11 @@ class FakeUpstream:
         finally:
             if record.ended_at is None:
                 record.ended_at = time.monotonic()
-            if watcher.done() and not watcher.cancelled():
-                watcher.exception()  # a reset connection: already handled above
             watcher.cancel()
+            try:
+                early = await watcher
+            except (asyncio.CancelledError, ConnectionError):
+                early = b""
+            if early:
+                # The client's next request on this kept-alive connection: give its first byte back.
+                reader._buffer[0:0] = early  # type: ignore[attr-defined]
