@@ -14,6 +14,9 @@ T = TypeVar("T")
 PIECES = ["The answer ", "is forty-", "two — ", "答えは", "42です。"]
 ANSWER = "".join(PIECES)
 
+# Client name → version, filled by the tests and printed at the end of the run (conftest.py).
+VERSIONS: dict[str, str] = {}
+
 
 def answer(operator: Operator, pieces: list[str] = PIECES, count: int = 1) -> dict[str, Any]:
     """Wait for the `count`-th exchange, answer it piece by piece, and return it as first seen."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.answering import ANSWER, answered_call
+from tests.compat.answering import ANSWER, VERSIONS, answered_call
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -26,7 +26,10 @@ def run_node(script: str, *args: str) -> dict:
                           timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(script, args[1:3], result.get("version") or result.get("versions"))
+    if "version" in result:
+        VERSIONS["openai (npm)"] = result["version"]
+    for name, version in result.get("versions", {}).items():
+        VERSIONS[f"{name} (npm)"] = version
     return result
 
 

@@ -9,14 +9,14 @@ from importlib.metadata import version
 import openai
 import pytest
 
-from tests.compat.answering import ANSWER, PIECES, answer, answered_call
+from tests.compat.answering import ANSWER, PIECES, VERSIONS, answer, answered_call
 from tests.support import RunningServer
 
 
 @pytest.fixture(autouse=True, scope="module")
 def versions() -> None:
     for name in ("openai", "langchain-openai", "langchain-core", "pydantic-ai-slim"):
-        print(f"{name} {version(name)}")
+        VERSIONS[name] = version(name)
 
 
 def base_url(server: RunningServer) -> str:

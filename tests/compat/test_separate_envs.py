@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.answering import ANSWER, answered_call
+from tests.compat.answering import ANSWER, VERSIONS, answered_call
 
 HERE = Path(__file__).parent
 ENVS = HERE / ".envs"
@@ -28,7 +28,8 @@ def run_client(name: str, *args: str) -> dict:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(name, args[1], result["versions"])
+    for package, version in result["versions"].items():
+        VERSIONS[f"{package} ({name} env)"] = version
     return result
 
 
@@ -57,7 +58,8 @@ def test_curl(server, operator, stream):
     output, _ = answered_call(operator, lambda: curl(
         "-N", server.base + "/v1/chat/completions", "-H", "Content-Type: application/json",
         "-H", "Authorization: Bearer sk-curl", "-d", json.dumps(body)))
-    print(subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split("\n")[0])
+    VERSIONS["curl"] = subprocess.run(["curl", "--version"], capture_output=True,
+                                      text=True).stdout.split()[1]
     if not stream:
         assert json.loads(output)["choices"][0]["message"]["content"] == ANSWER
         return

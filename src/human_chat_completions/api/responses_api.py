@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -311,7 +311,10 @@ async def create_response(request: Request) -> Response:
     )
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
-    release: Callable[[], None] = lambda: switchboard.detach(exchange)
+
+    def release() -> None:
+        switchboard.detach(exchange)
+
     if parsed.stream:
         events = sse_body(switchboard, exchange, model, settings.keepalive_seconds)
         return responses.ExchangeResponse(
