@@ -19,12 +19,12 @@ SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)
 def main() -> None:
     assets = ROOT / "assets"
     (assets / "icons").mkdir(parents=True, exist_ok=True)
-    master = draw_icon("running", 0, 1024)
+    # Each size is drawn, not scaled, so small icons stay crisp.
     for size in SIZES:
-        master.resize((size, size)).save(assets / "icons" / f"icon-{size}.png")
-    master.resize((256, 256)).save(assets / "icon.png")
-    master.save(assets / "icon.ico", sizes=[(s, s) for s in SIZES if s <= 256])
-    master.save(assets / "icon.icns")
+        draw_icon("running", 0, size).save(assets / "icons" / f"icon-{size}.png")
+    draw_icon("running", 0, 256).save(assets / "icon.png")
+    draw_icon("running", 0, 256).save(assets / "icon.ico", sizes=[(s, s) for s in SIZES if s <= 256])
+    draw_icon("running", 0, 1024).save(assets / "icon.icns")
     print(f"wrote icons to {assets}")
 
 
