@@ -32,6 +32,7 @@ class Console:
         self.show_prompts = False
         self._typing: dict[str, LiveTyping] = {}
         self._sending: set[asyncio.Task] = set()
+        self._sent: set[str] = set()
         self.conversations = ConversationList(t, self.select)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self._build()
@@ -135,6 +136,8 @@ class Console:
         committed = pending.reply.text if pending else ""
         self.delivered.value = committed
         self.delivered_box.visible = bool(committed)
+        if pending is not None:
+            self._sync_editor(pending)
         self.copilot_panel.render(pending)
         self.note.color = ft.Colors.GREY_700
         if pending is None:
@@ -172,7 +175,18 @@ class Console:
             return False
         self.delivered.value = exchange.reply.text
         self.delivered_box.visible = True
+        self._sync_editor(exchange)
         return True
+
+    def _sync_editor(self, exchange: Exchange) -> None:
+        """Text that reached the client without this editor (an auto answer, another operator)
+        shows in it, so that typing continues after it instead of fighting the lock."""
+        if exchange.id in self._sent:
+            return  # this editor sent it (a paced reply still streaming out)
+        current = self.editor.value or ""
+        sent = exchange.reply.text
+        if len(sent) > len(current) and sent.startswith(current):
+            self.editor.value = sent
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -246,6 +260,7 @@ class Console:
                 send_paced(self.switchboard, pending.id, text[len(pending.reply.text):], pace))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
+        self._sent.add(pending.id)
         self.editor.value = ""
         if self.state.selected is not None:
             self.state.drafts.pop(self.state.selected, None)
