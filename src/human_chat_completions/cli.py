@@ -54,7 +54,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the server (no tray); the operator window is at /ui."""
-    from human_chat_completions.server import build_runtime, make_server
+    from human_chat_completions.server import ExchangeLogUnavailable, build_runtime, make_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if data_dir is not None:
@@ -62,8 +62,9 @@ def serve(
     settings = load_settings()
     try:
         runtime = build_runtime(settings, data_dir, operator_token)
-    except OSError as error:
-        raise typer.BadParameter(f"cannot open the exchange log: {error}") from error
+    except ExchangeLogUnavailable as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
     server = make_server(runtime, host, port)
     base = f"http://{server.config.host}:{server.config.port}"
     typer.echo(f"OpenAI-compatible API: {base}/v1   (set this as base_url)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +35,29 @@ class Runtime:
         self.exchange_log.close()
 
 
+class ExchangeLogUnavailable(RuntimeError):
+    """The exchange log cannot be opened or written: the server must not run without it."""
+
+
+def open_exchange_log(path: Path) -> ExchangeLog:
+    try:
+        exchange_log = ExchangeLog(path)
+        interrupted = exchange_log.mark_interrupted()  # also proves the file is writable
+    except (OSError, sqlite3.Error) as error:
+        raise ExchangeLogUnavailable(
+            f"Cannot use the exchange log at {path}: {error}. Free some disk space, or choose a "
+            "writable folder with --data-dir or the HCC_DATA_DIR environment variable."
+        ) from error
+    if interrupted:
+        log.warning("%d exchanges from a previous run were unfinished; marked interrupted", interrupted)
+    return exchange_log
+
+
 def build_runtime(
     settings: Settings, data_path: Path | None = None, token: str | None = None
 ) -> Runtime:
     """Open the log (marking what a previous run left unfinished) and connect it to a switchboard."""
-    exchange_log = ExchangeLog((data_path or data_dir()) / LOG_FILE)
-    interrupted = exchange_log.mark_interrupted()
-    if interrupted:
-        log.warning("%d exchanges from a previous run were unfinished; marked interrupted", interrupted)
+    exchange_log = open_exchange_log((data_path or data_dir()) / LOG_FILE)
     switchboard = Switchboard(default_mode=settings.default_mode)
     exchange_log.restore_into(switchboard)
     switchboard.events.listen(exchange_log.on_event)  # first: a request is logged before anything

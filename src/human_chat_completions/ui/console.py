@@ -70,7 +70,7 @@ class Console:
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
                                  visible=False)
         self.transcript = ft.ListView(expand=True, spacing=8, auto_scroll=True, padding=8)
-        self.delivered = ft.Text("", selectable=True, size=13, color=ft.Colors.GREEN_900)
+        self.delivered = ft.Text("", size=13, color=ft.Colors.GREEN_900)
         self.delivered_box = ft.Container(
             ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.GREY_700), self.delivered],
                       spacing=1, tight=True),
