@@ -81,7 +81,7 @@ def start_litellm(upstream: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         ["uvx", "--from", "litellm[proxy]", "litellm", "--model", "openai/bench-model",
          "--api_base", upstream, "--port", str(port), "--host", "127.0.0.1"],
-        env={**os.environ, "OPENAI_API_KEY": "none"},
+        env={**os.environ, "OPENAI_API_KEY": "none", "LITELLM_MASTER_KEY": "sk-bench-master-key"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_up(f"http://127.0.0.1:{port}/health/liveliness")
     return process, f"http://127.0.0.1:{port}/v1"
@@ -104,7 +104,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(targets: dict[str, str], requests: int) -> dict[str, dict[str, list[float]]]:
-    clients = {name: openai.OpenAI(base_url=url, api_key="none", max_retries=0)
+    clients = {name: openai.OpenAI(base_url=url, api_key="sk-bench-master-key", max_retries=0)
                for name, url in targets.items()}
     results = {name: {"ttft": [], "total": []} for name in targets}
     for index in range(10):  # warm up every path
