@@ -31,14 +31,7 @@ async def create_chat_completion(request: Request) -> Response:
     requests.check_client_key(request, settings)
     body = await requests.read_body(request, settings.max_body_bytes)
     payload, parsed = requests.parse_chat_request(body)
-    exchange = switchboard.open(
-        payload,
-        stream=bool(parsed.stream),
-        identity=requests.conversation_identity(request, parsed),
-        fingerprint=requests.fingerprint(request, payload),
-        client=requests.client_info(request),
-        is_retry=requests.is_retry(request),
-    )
+    exchange = requests.open_exchange(request, switchboard, payload, parsed)
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
     release = lambda: switchboard.detach(exchange)  # noqa: E731

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from human_chat_completions.api.errors import APIError, validation_error
 from human_chat_completions.api.wire import ChatCompletionRequest
 from human_chat_completions.config import Settings
+from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.exchange import ClientInfo
 
 RETRY_HEADERS = ("x-stainless-retry-count", "retry-attempt", "x-retry-count")
@@ -114,4 +115,23 @@ def client_info(request: Request) -> ClientInfo:
         address=address,
         user_agent=request.headers.get("user-agent", "")[:300],
         api_key_masked=mask_key(bearer_token(request)),
+    )
+
+
+def open_exchange(
+    request: Request,
+    switchboard: Switchboard,
+    chat: dict[str, Any],
+    parsed: ChatCompletionRequest,
+    as_sent: dict[str, Any] | None = None,
+) -> Exchange:
+    """Put a chat request (`chat`, validated as `parsed`) on the switchboard, or attach it to the
+    waiting exchange it retries; `as_sent` is the body the client sent, when it was translated."""
+    return switchboard.open(
+        chat,
+        stream=bool(parsed.stream),
+        identity=conversation_identity(request, parsed),
+        fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
+        client=client_info(request),
+        is_retry=is_retry(request),
     )

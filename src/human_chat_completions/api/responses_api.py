@@ -261,6 +261,8 @@ async def sse_body(
         if piece is None:
             yield ": keep-alive\n\n"
             continue
+        if isinstance(piece, dict):
+            continue  # tool-call deltas from an auto answer have no text event here
         if exchange.first_byte_at is None:
             switchboard.note_first_byte(exchange)
         yield event("response.output_text.delta", **item, content_index=0, delta=piece, logprobs=[])
@@ -301,14 +303,7 @@ async def create_response(request: Request) -> Response:
         as_chat = wire.ChatCompletionRequest.model_validate(chat)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    exchange = switchboard.open(
-        chat,
-        stream=bool(parsed.stream),
-        identity=requests.conversation_identity(request, as_chat),
-        fingerprint=requests.fingerprint(request, payload),
-        client=requests.client_info(request),
-        is_retry=requests.is_retry(request),
-    )
+    exchange = requests.open_exchange(request, switchboard, chat, as_chat, as_sent=payload)
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
 
