@@ -33,6 +33,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_frozen_hcc_serve_answers_a_streaming_request_and_serves_the_window(bundle, tmp_path):
     port = free_port()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text('{"language": "en"}')
     env = {**os.environ, "HCC_CONFIG_DIR": str(tmp_path / "config")}
     process = subprocess.Popen(
         [str(bundle / "hcc"), "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
@@ -63,6 +65,7 @@ def test_frozen_hcc_serve_answers_a_streaming_request_and_serves_the_window(bund
         assert page.status_code == 200 and "flutter" in page.text.lower()
         font = httpx.get(base + "/ui/fonts/NotoSansJP-HCC.woff2")
         assert font.status_code == 200 and len(font.content) > 100_000
+        _window_renders(base)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -74,3 +77,17 @@ def _up(base: str) -> bool:
         return httpx.get(base + "/health").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _window_renders(base: str) -> None:
+    """The trimmed bundle still has all the web client needs: the window comes up in a browser."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, open_window, wait_for_text
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            wait_for_text(open_window(browser, base), "Settings")
+        finally:
+            browser.close()
