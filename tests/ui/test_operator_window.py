@@ -146,3 +146,24 @@ def test_screens_in_japanese_and_english_at_two_widths(tmp_path, browser):
             page.wait_for_timeout(800)
             screenshot(page, f"logs-{language}-1280")
             page.close()
+
+
+def test_two_operator_windows_see_the_same_switchboard_live(tmp_path, browser):
+    settings = Settings(language="en", delivery_style="paced", first_token_delay=0)
+    with RunningServer(tmp_path / "data", settings) as server:
+        first, second = open_window(browser, server.base), open_window(browser, server.base, width=900)
+        participant = StreamingParticipant(server.base, "frank", "Is anyone there?")
+        wait_for_text(first, "frank")
+        wait_for_text(second, "frank")
+        conversation(second, "frank").click()
+        wait_for_text(second, "Is anyone there?")
+        conversation(first, "frank").click()
+        focus_textbox(first, "Reply")
+        type_text(first, "Yes, here.", delay=15)
+        first.get_by_role("button", name="Send").click()
+        assert participant.text() == "Yes, here."
+        # The other window follows: the reply shows in its transcript, the conversation is idle.
+        wait_for_text(second, "Yes, here.")
+        wait_for_text(second, "idle")
+        first.close()
+        second.close()
