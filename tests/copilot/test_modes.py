@@ -276,3 +276,20 @@ def test_without_a_profile_auto_mode_stays_with_the_operator(tmp_path):
         client.join()
         operator.close()
     assert client.text == "by hand"
+
+
+def test_a_timed_out_auto_request_retried_by_the_client_is_answered_once(tmp_path, upstream):
+    upstream.script.append(Behaviour(first_token_delay=2.5))  # slower than the client waits
+    with running(tmp_path, upstream, "auto") as server:
+        with openai.OpenAI(base_url=server.base + "/v1", api_key="k", timeout=1.0,
+                           max_retries=1) as api:
+            # Non-stream: headers wait for the answer, so the client's timeout makes it retry.
+            completion = api.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "patience"}])
+            text = completion.choices[0].message.content
+        operator = Operator(server.base)
+        exchanges = operator.exchanges()
+        operator.close()
+    assert text == "Draft answer to: patience"
+    assert len(exchanges) == 1 and exchanges[0]["author"] == "auto"
+    assert len(upstream.requests) == 2 and upstream.streams[0].disconnected.is_set()

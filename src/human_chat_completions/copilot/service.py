@@ -21,7 +21,14 @@ from human_chat_completions.copilot.upstream import (
     Upstream,
     UpstreamError,
 )
-from human_chat_completions.core import Author, Exchange, ExchangeClosedError, Mode, Switchboard
+from human_chat_completions.core import (
+    Author,
+    Exchange,
+    ExchangeClosedError,
+    ExchangeState,
+    Mode,
+    Switchboard,
+)
 from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeClosed, ExchangeOpened
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class Copilot:
         self._tasks: dict[str, set[asyncio.Task]] = {}
         self._auto: dict[str, asyncio.Task] = {}
         self._away: dict[str, asyncio.TimerHandle] = {}
+        self._interrupted: set[str] = set()
         switchboard.events.listen(self._on_event)
 
     @property
@@ -58,9 +66,21 @@ class Copilot:
             # Routing may answer at once; let every listener see the request open first.
             asyncio.get_running_loop().call_soon(self._route, event.exchange)
         elif isinstance(event, ExchangeClosed):
+            if self._tasks.get(event.exchange.id) and event.exchange.state is ExchangeState.ABANDONED:
+                self._interrupted.add(event.exchange.id)
             self._forget(event.exchange.id)
-        elif isinstance(event, ExchangeChanged) and event.exchange.first_keystroke_at is not None:
-            self._disarm_away(event.exchange.id)  # the operator is here and typing
+        elif isinstance(event, ExchangeChanged):
+            self._on_change(event.exchange)
+
+    def _on_change(self, exchange: Exchange) -> None:
+        if exchange.first_keystroke_at is not None:
+            self._disarm_away(exchange.id)  # the operator is here and typing
+        if exchange.id in self._interrupted and exchange.state.open:
+            # A client's retry picked up an exchange whose client had left mid-work: start over
+            # if nothing was sent yet (sending twice would garble the reply).
+            self._interrupted.discard(exchange.id)
+            if not exchange.reply.text:
+                asyncio.get_running_loop().call_soon(self._route, exchange)
 
     def _route(self, exchange: Exchange) -> None:
         if not exchange.state.open:
@@ -138,7 +158,7 @@ class Copilot:
 
     def start_auto(self, exchange: Exchange) -> None:
         profile = self.profile
-        if profile is not None and exchange.id not in self._auto:
+        if profile is not None and not self.auto_running(exchange.id):
             self._auto[exchange.id] = self._spawn(exchange, self._run_auto(exchange, profile))
 
     async def _run_auto(self, exchange: Exchange, profile: Profile) -> None:
