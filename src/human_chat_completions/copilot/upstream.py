@@ -31,11 +31,24 @@ import openai
 from pydantic import ValidationError
 
 from human_chat_completions import secrets
+from human_chat_completions.copilot.candidates import Candidate, close_candidates
+from human_chat_completions.copilot.pieces import (
+    ErrorKind,
+    Finish,
+    Piece,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamError,
+)
 from human_chat_completions.copilot.profiles import Profile
+
+__all__ = [
+    "Candidate", "ErrorKind", "Finish", "Piece", "TextDelta", "ToolCallDelta", "Upstream",
+    "UpstreamError", "close_candidates",
+]
 
 log = logging.getLogger(__name__)
 
-ErrorKind = Literal["auth", "unreachable", "rate_limited", "timeout", "bad_response", "other"]
 
 # Request fields a client may send that mean the same upstream; everything else (model, messages, stream, n,
 # stream_options, user, metadata, store...) is ours to decide or would leak the participant's app details.
@@ -67,49 +80,6 @@ _TIMEOUT_ERRORS, _TRANSPORT_ERRORS = _transport_errors()
 # Placeholder sent when a profile has no key: local upstreams (Ollama, LM Studio, vLLM) accept anything, and the
 # client refuses to start without one.
 NO_KEY = "no-key"
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """Text of one upstream chunk."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """The raw `choices[0].delta.tool_calls` of one upstream chunk, as dicts (index, id, type, function)."""
-
-    tool_calls: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    """Always the last piece: why the upstream stopped (None if it never said) and token usage when sent."""
-
-    finish_reason: str | None
-    usage: dict[str, Any] | None = None
-    model: str | None = None
-
-
-Piece = TextDelta | ToolCallDelta | Finish
-
-
-class UpstreamError(Exception):
-    """The upstream could not give a reply. `kind` is for code, `message` for the operator.
-
-    kind: auth (key refused or missing), unreachable (cannot connect, or connection lost), rate_limited (429),
-        timeout, bad_response (not an OpenAI-compatible answer), other (the upstream said something else).
-    """
-
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.message = message
-        self.status = status
-
-    def __repr__(self) -> str:
-        return f"UpstreamError({self.kind!r}, {self.message!r})"
 
 
 def build_messages(
@@ -189,63 +159,6 @@ class _Entry:
     key: str | None
     key_problem: str | None
     looked_up_at: float
-
-
-_END = object()
-
-
-class Candidate:
-    """One of N concurrent drafts: an async iterator of pieces, fed by its own task from the moment it exists.
-
-    Iterating gives the pieces, then raises UpstreamError if that draft failed (also kept in `error`), then
-    ends. A cancelled candidate just ends. `cancel()` / `aclose()` stop it and close its upstream stream.
-    """
-
-    def __init__(self, index: int, source: AsyncGenerator[Piece, None]) -> None:
-        self.index = index
-        self.error: UpstreamError | None = None
-        self._source = source
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task = asyncio.get_running_loop().create_task(self._pump(), name=f"draft-candidate-{index}")
-        # Also when cancelled before it ever ran: a reader must never wait forever.
-        self._task.add_done_callback(lambda _: self._queue.put_nowait(_END))
-
-    async def _pump(self) -> None:
-        async with contextlib.aclosing(self._source) as pieces:
-            try:
-                async for piece in pieces:
-                    self._queue.put_nowait(piece)
-            except UpstreamError as error:
-                self.error = error
-                self._queue.put_nowait(error)
-
-    def __aiter__(self) -> Candidate:
-        return self
-
-    async def __anext__(self) -> Piece:
-        item = await self._queue.get()
-        if item is _END:
-            self._queue.put_nowait(_END)  # stay exhausted
-            raise StopAsyncIteration
-        if isinstance(item, UpstreamError):
-            raise item
-        return item  # type: ignore[no-any-return]
-
-    @property
-    def done(self) -> bool:
-        return self._task.done()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._task.cancelled()
-
-    def cancel(self) -> None:
-        self._task.cancel()
-
-    async def aclose(self) -> None:
-        """Cancel and wait until the upstream stream is closed."""
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 class Upstream:
@@ -477,8 +390,3 @@ class Upstream:
             return [m.id for m in page.data]
         except Exception as error:
             raise self._error(error, profile, entry, False) from None
-
-
-async def close_candidates(candidates: Iterable[Candidate]) -> None:
-    """Cancel drafts and wait until their upstream streams are closed."""
-    await asyncio.gather(*(c.aclose() for c in candidates))
