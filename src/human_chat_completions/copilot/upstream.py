@@ -18,14 +18,13 @@ the key. Cancelling the consuming task (operator take-over) closes the upstream 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import openai
 from pydantic import ValidationError
