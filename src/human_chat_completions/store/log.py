@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from human_chat_completions.core.conversation import Conversation
+from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.events import (
     ConversationChanged,
     DraftChanged,
@@ -19,7 +20,6 @@ from human_chat_completions.core.events import (
     ExchangeOpened,
     ReplyDelta,
 )
-from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState, Mode
 from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate

@@ -15,9 +15,9 @@ import flet as ft
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
+from human_chat_completions.store import ExchangeLog
 from human_chat_completions.ui.console import Console
 from human_chat_completions.ui.copilot_panel import CopilotActions
-from human_chat_completions.store import ExchangeLog
 from human_chat_completions.ui.i18n import Translator, resolve_language
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView

@@ -17,7 +17,6 @@ from human_chat_completions.ui.transcript import transcript_controls
 from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
 
 
-
 class Console:
     """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
 
