@@ -254,3 +254,11 @@ def test_port_in_use_is_a_clear_error_in_the_status_and_the_log(
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text(json.dumps({"port": new_port}))
     assert click(tray, "Start server") is True and tray.controller.port == new_port
+
+
+def test_menu_speaks_japanese_when_the_settings_say_so(tray: TrayApp):
+    tray.controller.settings.language = "ja"
+    menu = tray.build_menu()
+    texts = [entry.text for entry in menu.items]
+    assert "オペレーター画面を開く" in texts and texts[-1] == "終了"
+    assert texts[0] == "停止中"

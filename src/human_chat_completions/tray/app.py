@@ -16,12 +16,13 @@ from typing import Any
 from human_chat_completions import autostart
 from human_chat_completions.app_log import log_dir, open_folder
 from human_chat_completions.core.exchange import Mode
+from human_chat_completions.instance import connect_host
 from human_chat_completions.tray.controller import ServerController
 from human_chat_completions.tray.icon import draw_icon
+from human_chat_completions.ui.i18n import Translator, resolve_language
 
 log = logging.getLogger(__name__)
 
-MODE_LABELS = {Mode.HUMAN: "Human", Mode.COPILOT: "Copilot", Mode.AUTO: "Auto"}
 
 
 def copy_to_clipboard(text: str) -> bool:
@@ -199,13 +200,28 @@ class TrayApp:
 
     # -- pystray --------------------------------------------------------------------------------
 
+    def status_line(self, t: Translator) -> str:
+        """The controller's state in the user's language (the controller's own text is for logs)."""
+        controller = self.controller
+        if controller.state == "running":
+            count = controller.waiting
+            waiting = (t("tray_waiting_none") if count == 0 else t("tray_waiting_one") if count == 1
+                       else t("tray_waiting_many", count=count))
+            return t("tray_running", address=f"{connect_host(controller.host)}:{controller.port}",
+                     waiting=waiting)
+        if controller.state == "error":
+            return t("tray_error", error=controller.error)
+        return t(f"tray_{controller.state}") if controller.state in ("starting", "stopping") \
+            else t("tray_stopped")
+
     def build_menu(self):
         Item, Menu = self.pystray.MenuItem, self.pystray.Menu
         controller = self.controller
         settings = controller.settings
+        t = Translator(resolve_language(settings.language))
 
         def mode_item(mode: Mode):
-            return Item(MODE_LABELS[mode], lambda: self.set_mode(mode), radio=True,
+            return Item(t(f"mode_{mode.value}"), lambda: self.set_mode(mode), radio=True,
                         checked=lambda _item: settings.default_mode == mode)
 
         def check(label: str, name: str):
@@ -213,26 +229,26 @@ class TrayApp:
                         checked=lambda _item: bool(getattr(settings, name)))
 
         return Menu(
-            Item(lambda _item: controller.status_text(), None, enabled=False),
-            Item("Open operator window", lambda: self.open_window(), default=True),
+            Item(lambda _item: self.status_line(t), None, enabled=False),
+            Item(t("tray_open"), lambda: self.open_window(), default=True),
             Menu.SEPARATOR,
-            Item("Start server", lambda: self.start_server(),
+            Item(t("tray_start"), lambda: self.start_server(),
                  enabled=lambda _item: controller.state in ("stopped", "error")),
-            Item("Stop server", lambda: self.stop_server(),
+            Item(t("tray_stop"), lambda: self.stop_server(),
                  enabled=lambda _item: controller.state == "running"),
-            Item("Restart server", lambda: self.restart_server(),
+            Item(t("tray_restart"), lambda: self.restart_server(),
                  enabled=lambda _item: controller.state in ("running", "error")),
-            Item("Default mode", Menu(*(mode_item(mode) for mode in Mode))),
+            Item(t("tray_default_mode"), Menu(*(mode_item(mode) for mode in Mode))),
             Menu.SEPARATOR,
-            check("Notify on new requests", "notifications"),
-            check("Open window on new requests", "open_window_on_request"),
-            check("Start at login", "start_at_login"),
+            check(t("tray_notify"), "notifications"),
+            check(t("tray_open_on_request"), "open_window_on_request"),
+            check(t("tray_start_at_login"), "start_at_login"),
             Menu.SEPARATOR,
-            Item("Copy API base URL", lambda: self.copy_api_base_url()),
-            Item("Open logs folder", lambda: self.open_logs()),
-            Item("Open settings", lambda: self.open_settings()),
+            Item(t("tray_copy_url"), lambda: self.copy_api_base_url()),
+            Item(t("tray_open_logs"), lambda: self.open_logs()),
+            Item(t("tray_open_settings"), lambda: self.open_settings()),
             Menu.SEPARATOR,
-            Item("Quit", lambda: self.quit()),
+            Item(t("tray_quit"), lambda: self.quit()),
         )
 
     def _setup(self, icon) -> None:
