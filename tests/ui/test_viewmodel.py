@@ -125,3 +125,19 @@ def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
     stored = settings_path().read_text()
     assert "sk-very-secret-key" not in stored and "llama3" in stored
     assert view.profile_key.value == ""
+
+
+def test_settings_page_sets_the_away_policy_per_mode():
+    settings = Settings()
+    view = SettingsView(settings, Translator("ja"), lambda: None)
+    view.away_seconds[Mode.COPILOT].value = "45"
+    view.away_actions[Mode.COPILOT].value = "send_draft"
+    view.away_seconds[Mode.HUMAN].value = ""
+    view._save(None)
+    assert view.message.value == "設定を保存しました。", view.message.value
+    assert settings.away_timeout_seconds[Mode.COPILOT] == 45
+    assert settings.away_action[Mode.COPILOT] == "send_draft"
+    assert settings.away_timeout_seconds[Mode.HUMAN] is None
+    view.away_seconds[Mode.AUTO].value = "-3"
+    view._save(None)
+    assert "away_timeout_seconds" in view.message.value

@@ -14,6 +14,10 @@ from human_chat_completions.core import Mode
 from human_chat_completions.ui.i18n import Translator
 
 
+def _blank_if_none(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
 def _options(pairs: list[tuple[str, str]]) -> list[ft.DropdownOption]:
     return [ft.DropdownOption(key=key, text=text) for key, text in pairs]
 
@@ -43,6 +47,19 @@ class SettingsView:
                                         hint_text=t("profile_key_hint"))
         self.candidates = ft.TextField(label=t("settings_candidates"),
                                        value=str(settings.draft_candidates), width=260)
+        self.away_seconds = {
+            mode: ft.TextField(label=t("away_after", mode=t(f"mode_{mode.value}")), width=260,
+                               value=_blank_if_none(settings.away_timeout_seconds.get(mode)),
+                               hint_text=t("away_never"))
+            for mode in Mode
+        }
+        self.away_actions = {
+            mode: ft.Dropdown(label=t("away_action"), width=260,
+                              value=settings.away_action.get(mode, "wait"),
+                              options=_options([(a, t(f"away_{a}"))
+                                                for a in ("wait", "send_draft", "send_canned")]))
+            for mode in Mode
+        }
         self.port = ft.TextField(label=t("settings_port"), value=str(settings.port), width=260)
         self.default_mode = ft.Dropdown(
             label=t("settings_default_mode"), value=settings.default_mode.value, width=260,
@@ -78,6 +95,10 @@ class SettingsView:
                 ft.Row([self.profile_name, self.profile_model, self.candidates], wrap=True),
                 ft.Row([self.profile_url, self.profile_key], wrap=True),
                 self.profile_instruction,
+                ft.Divider(),
+                ft.Text(t("away_title"), size=16, weight=ft.FontWeight.BOLD),
+                *[ft.Row([self.away_seconds[mode], self.away_actions[mode]], wrap=True)
+                  for mode in Mode],
                 ft.Row([ft.Button(t("settings_save"), icon=ft.Icons.SAVE, on_click=self._save),
                         self.message]),
             ],
@@ -98,6 +119,9 @@ class SettingsView:
                                if line.strip()],
         }
         changes["draft_candidates"] = self.candidates.value
+        changes["away_timeout_seconds"] = {
+            mode.value: (field.value or "").strip() or None for mode, field in self.away_seconds.items()}
+        changes["away_action"] = {mode.value: field.value for mode, field in self.away_actions.items()}
         try:
             changes.update(self._profile_changes())
             updated = Settings.model_validate({**self.settings.model_dump(), **changes})
