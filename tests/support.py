@@ -36,8 +36,10 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
 class RunningServer:
     """`hcc serve` in a thread of the test process: a real uvicorn on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, settings: Settings | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path, settings: Settings | None = None, port: int | None = None,
+                 host: str = "127.0.0.1"):
         self.data_dir = data_dir
+        self.host = host
         self.settings = settings or Settings()
         self.port = port or free_port()
         self.runtime: Runtime | None = None
@@ -46,11 +48,11 @@ class RunningServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> RunningServer:
         self.runtime = build_runtime(self.settings, self.data_dir, OPERATOR_TOKEN)
-        self.server = make_server(self.runtime, "127.0.0.1", self.port)
+        self.server = make_server(self.runtime, self.host, self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         wait_until(lambda: self.server.started, timeout=15)
