@@ -87,3 +87,40 @@ def test_operator_window_closed_and_reopened_mid_reply(tmp_path):
         assert participant.text() == "Once upon a time, the end."
         page.close()
         browser.close()
+
+
+def test_a_full_disk_mid_study_does_not_stop_replies(tmp_path, caplog):
+    """SQLite says 'database or disk is full' (max_page_count pins the file at its size): the log
+    write fails and is reported, the participant still gets the operator's answer."""
+    with RunningServer(tmp_path / "data") as server:
+        operator = Operator(server.base)
+        first = threading.Thread(target=httpx.post, args=(server.base + "/v1/chat/completions",),
+                                 kwargs={"json": {"model": "m", "messages": [
+                                     {"role": "user", "content": "logged"}]}, "timeout": 10})
+        first.start()
+        [logged] = operator.wait_for(1)
+        operator.reply(logged["id"], "fine")
+        first.join(10)
+        db = server.runtime.exchange_log.db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        answers: list = []
+        big = "x" * 200_000  # cannot fit in the pinned file
+        second = threading.Thread(target=lambda: answers.append(httpx.post(
+            server.base + "/v1/chat/completions", timeout=10,
+            json={"model": "m", "messages": [{"role": "user", "content": big}]})))
+        second.start()
+        [waiting] = operator.wait_for(1)
+        operator.reply(waiting["id"], "still answered")
+        second.join(10)
+        operator.close()
+        health = httpx.get(server.base + "/health").json()
+    assert health["log"].startswith("failing") and "full" in health["log"]
+    assert answers[0].json()["choices"][0]["message"]["content"] == "still answered"
+    assert any("could not be written" in record.getMessage() for record in caplog.records)
+    import sqlite3
+
+    check = sqlite3.connect(tmp_path / "data" / "exchanges.sqlite3")
+    assert check.execute("SELECT reply FROM exchanges WHERE id = ?",
+                         (logged["id"],)).fetchone() == ("fine",)  # nothing logged before is lost
+    check.close()

@@ -96,6 +96,7 @@ def make_server(
         lifespan = lambda _app: flet_lifespan()  # noqa: E731
     app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token, lifespan)
     app.state.copilot = runtime.copilot
+    app.state.exchange_log = runtime.exchange_log
     if with_ui:
         from human_chat_completions.ui import mount_operator_ui
 

@@ -39,6 +39,9 @@ def create_app(
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict:
-        return {"status": "ok", "version": __version__, "waiting": len(switchboard.waiting())}
+        exchange_log = getattr(app.state, "exchange_log", None)
+        failure = getattr(exchange_log, "failure", None)
+        return {"status": "ok", "version": __version__, "waiting": len(switchboard.waiting()),
+                "log": "failing: " + failure if failure else "ok"}
 
     return app

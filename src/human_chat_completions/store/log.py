@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState,
 from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate
 
+log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"
 PARTIAL_REPLY_SECONDS = 0.5
 
@@ -48,11 +50,22 @@ class ExchangeLog:
         self.db.execute("PRAGMA foreign_keys=ON")
         migrate(self.db)
         self._partial_saved: dict[str, float] = {}
+        self.failure: str | None = None
 
     def close(self) -> None:
         self.db.close()
 
     def on_event(self, event: Event) -> None:
+        """Record an event. A failed write (disk full, file gone) stays in `failure` for the rest
+        of the run (some exchange is incomplete in the log, the operator must know); the reply
+        itself still reaches the participant."""
+        try:
+            self._record(event)
+        except sqlite3.Error as error:
+            self.failure = f"{type(error).__name__}: {error}"
+            log.error("the exchange log could not be written (%s); replies still go out", error)
+
+    def _record(self, event: Event) -> None:
         if isinstance(event, ConversationChanged):
             self._save_conversation(event.conversation)
         elif isinstance(event, ExchangeOpened):

@@ -61,6 +61,7 @@ class OperatorWindow:
         self.token = token
         self.console: Console | None = None
         self._tasks: list[asyncio.Task] = []
+        self._alerted_failure: str | None = None
 
     def start(self) -> None:
         page = self.page
@@ -198,6 +199,11 @@ class OperatorWindow:
                 self.page.show_dialog(ft.SnackBar(ft.Text(t("new_request", label=label)), duration=3000))
         if structural:
             console.render()
+        failure = self.exchange_log.failure if self.exchange_log is not None else None
+        if failure and failure != self._alerted_failure:
+            self.page.show_dialog(ft.SnackBar(ft.Text(t("log_failed", error=failure)),
+                                              bgcolor=ft.Colors.RED_700, duration=15000))
+        self._alerted_failure = failure
         waiting = sum(1 for e in self.switchboard.waiting())
         self.page.title = f"({waiting}) Human Chat Completions" if waiting else "Human Chat Completions"
         self._update()

@@ -66,6 +66,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "profile_key": ("API key (kept in the OS keyring)", "API キー（OS のキーリングに保存）"),
     "profile_key_hint": ("Leave empty to keep the current key", "空欄なら現在のキーのまま"),
     "settings_candidates": ("Draft candidates", "下書きの候補数"),
+    "log_failed": ("The exchange log cannot be written ({error}). Replies still go out, but are "
+                   "not recorded: free disk space now.",
+                   "会話ログに書き込めません（{error}）。返信は届きますが記録されません。すぐにディスクの空きを確保してください。"),
     "away_title": ("When the operator is away", "オペレーター不在時"),
     "away_after": ("{mode}: act after (s)", "{mode}：この秒数後に対応"),
     "away_never": ("never", "しない"),
