@@ -90,3 +90,16 @@ def test_finished_exchange_refuses_more_text_with_409(server, operator):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "exchange_done"
     assert response.headers["x-should-retry"] == "false"
+
+
+def test_operator_notes_and_tags_an_exchange_and_the_log_keeps_them(server, operator):
+    exchange = ask(server, operator, body(("user", "x")), "y")
+    response = operator.http.post(f"/exchanges/{exchange['id']}/note",
+                                  json={"note": "participant seemed confused", "tag": "clarify"})
+    assert response.json()["tag"] == "clarify"
+    import sqlite3
+
+    db = sqlite3.connect(server.data_dir / "exchanges.sqlite3")
+    assert db.execute("SELECT note, tag FROM exchanges").fetchone() == (
+        "participant seemed confused", "clarify")
+    db.close()

@@ -64,6 +64,8 @@ def test_live_typing_reaches_the_client_before_send(tmp_path, browser):
         wait_for_text(page, "participant-A")
         conversation(page, "participant-A").click()
         wait_for_text(page, "How do I make tea?")
+        focus_textbox(page, "Tag (optional)")
+        type_text(page, "inform", delay=15)
         focus_textbox(page, "Reply")
         type_text(page, "Boil water first, then steep")
         # Finished words stream out while the operator is still typing.
@@ -77,6 +79,7 @@ def test_live_typing_reaches_the_client_before_send(tmp_path, browser):
         operator = Operator(server.base)
         [exchange] = operator.exchanges()
         assert exchange["state"] == "done" and exchange["author"] == "human"
+        assert exchange["tag"] == "inform"  # the research annotation went with the reply
         operator.close()
         page.close()
 

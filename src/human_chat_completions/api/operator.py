@@ -51,6 +51,11 @@ class RegenerateBody(BaseModel):
     instruction: str | None = Field(default=None, max_length=500)
 
 
+class NoteBody(BaseModel):
+    note: str | None = Field(default=None, max_length=5000)
+    tag: str | None = Field(default=None, max_length=200)
+
+
 class ChooseBody(BaseModel):
     draft_id: str | None = None
 
@@ -79,6 +84,8 @@ def exchange_json(exchange: Exchange, switchboard: Switchboard) -> dict[str, Any
         "author": exchange.author.value if exchange.author else None,
         "regenerate_of": exchange.regenerate_of,
         "error": exchange.error,
+        "note": exchange.note,
+        "tag": exchange.tag,
         "notice": exchange.notice,
         "notice_code": exchange.notice_code,
         "side_request": exchange.side_request,
@@ -176,6 +183,15 @@ def _copilot(request: Request):
         raise APIError(409, "No LLM copilot profile is configured.", type="conflict_error",
                        code="copilot_unavailable")
     return copilot
+
+
+@router.post("/exchanges/{exchange_id}/note")
+async def note(request: Request, exchange_id: str, body: NoteBody) -> dict[str, Any]:
+    """The operator's note and tag on an exchange (e.g. a dialogue act), at any time."""
+    switchboard = _switchboard(request)
+    exchange = _exchange(switchboard, exchange_id)
+    switchboard.drafts.annotate(exchange, body.note, body.tag)
+    return exchange_json(exchange, switchboard)
 
 
 @router.post("/exchanges/{exchange_id}/choose")

@@ -84,6 +84,9 @@ class Console:
                                      disabled=True)
         self.canned = ft.Row(wrap=True, spacing=4, run_spacing=4)
         self.render_canned()
+        # Research annotations, saved with the reply on Send (e.g. a dialogue act as the tag).
+        self.tag = ft.TextField(label=t("tag_label"), dense=True, width=180)
+        self.annotation = ft.TextField(label=t("note_label"), dense=True, expand=True)
         header = ft.Column([
             self.title,
             ft.Row([self.mode, self.delivery, self.prompts], wrap=True, spacing=12,
@@ -92,7 +95,8 @@ class Console:
         editor_row = ft.Row([self.editor, self.send_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
         right = ft.Column([header, ft.Divider(height=1), self.transcript, self.copilot_panel.view,
-                           self.delivered_box, self.note, editor_row, self.canned],
+                           self.delivered_box, self.note, editor_row,
+                           ft.Row([self.tag, self.annotation]), self.canned],
                           expand=True, spacing=6)
         left = ft.Container(self.conversations.view, width=280)
         self.view = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True,
@@ -250,6 +254,10 @@ class Console:
         text = self.editor.value or ""
         if pending is None or not (text.strip() or pending.reply.text):
             return
+        tag, note = (self.tag.value or "").strip(), (self.annotation.value or "").strip()
+        if tag or note:
+            self.switchboard.drafts.annotate(pending, note or None, tag or None)
+            self.tag.value = self.annotation.value = ""
         if self._style(pending) == "live":
             self._live(pending).send(text)
             self._typing.pop(pending.id, None)

@@ -66,6 +66,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "profile_key": ("API key (kept in the OS keyring)", "API キー（OS のキーリングに保存）"),
     "profile_key_hint": ("Leave empty to keep the current key", "空欄なら現在のキーのまま"),
     "settings_candidates": ("Draft candidates", "下書きの候補数"),
+    "tag_label": ("Tag (optional)", "タグ（任意）"),
+    "note_label": ("Note for the log (optional)", "記録用メモ（任意）"),
     "log_failed": ("The exchange log cannot be written ({error}). Replies still go out, but are "
                    "not recorded: free disk space now.",
                    "会話ログに書き込めません（{error}）。返信は届きますが記録されません。すぐにディスクの空きを確保してください。"),
