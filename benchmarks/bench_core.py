@@ -114,6 +114,7 @@ async def bench_waiting(base: str, server: psutil.Process, clients: int) -> dict
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)
     rss_waiting = server.memory_info().rss
+    cpu_before = sum(server.cpu_times()[:2])
     started = time.perf_counter()
     semaphore = asyncio.Semaphore(50)
 
@@ -125,6 +126,7 @@ async def bench_waiting(base: str, server: psutil.Process, clients: int) -> dict
     await asyncio.gather(*(answer(e) for e in waiting))
     answers = await asyncio.gather(*tasks)
     answered_in = time.perf_counter() - started
+    server_cpu = sum(server.cpu_times()[:2]) - cpu_before
     await http.aclose()
     await operator.aclose()
     correct = sum(a == f"answer to client {i}" for i, a in enumerate(answers))
@@ -136,6 +138,7 @@ async def bench_waiting(base: str, server: psutil.Process, clients: int) -> dict
         "per_client_kb": (rss_waiting - rss_before) / clients / 1024,
         "answered_correctly": correct,
         "answer_all_seconds": answered_in,
+        "server_cpu_seconds_while_answering": server_cpu,
     }
 
 
