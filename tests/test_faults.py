@@ -118,6 +118,12 @@ def test_a_full_disk_mid_study_does_not_stop_replies(tmp_path, caplog):
     assert health["log"].startswith("failing") and "full" in health["log"]
     assert answers[0].json()["choices"][0]["message"]["content"] == "still answered"
     assert any("could not be written" in record.getMessage() for record in caplog.records)
+    import json
+
+    spilled = [json.loads(line) for line in
+               (tmp_path / "data" / "exchanges-unlogged.jsonl").read_text().splitlines()]
+    assert any(r["request"]["messages"][0]["content"] == big for r in spilled)
+    assert any(r["reply"] == "still answered" and r["state"] == "done" for r in spilled)
     import sqlite3
 
     check = sqlite3.connect(tmp_path / "data" / "exchanges.sqlite3")

@@ -51,6 +51,7 @@ class ExchangeLog:
         migrate(self.db)
         self._partial_saved: dict[str, float] = {}
         self.failure: str | None = None
+        self._unlogged: set[str] = set()
 
     def close(self) -> None:
         self.db.close()
@@ -59,11 +60,40 @@ class ExchangeLog:
         """Record an event. A failed write (disk full, file gone) stays in `failure` for the rest
         of the run (some exchange is incomplete in the log, the operator must know); the reply
         itself still reaches the participant."""
+        exchange = getattr(event, "exchange", None)
+        if exchange is not None and exchange.id in self._unlogged:
+            self._spill(event)  # its row never made it: updates would change nothing
+            return
         try:
             self._record(event)
         except sqlite3.Error as error:
             self.failure = f"{type(error).__name__}: {error}"
             log.error("the exchange log could not be written (%s); replies still go out", error)
+            if isinstance(event, ExchangeOpened):
+                self._unlogged.add(event.exchange.id)
+            self._spill(event)
+
+    def _spill(self, event: Event) -> None:
+        """Keep what the database refused in a plain JSON-lines file beside it, if the disk
+        still takes that, so the record can be recovered by hand."""
+        exchange = getattr(event, "exchange", None)
+        if exchange is None:
+            return
+        record = {
+            "event": event.type, "id": exchange.id, "conversation_id": exchange.conversation_id,
+            "state": exchange.state.value, "request": exchange.request, "reply": exchange.reply.text,
+            "author": exchange.author.value if exchange.author else None,
+            "received_at": iso(exchange.received_at), "done_at": iso(exchange.done_at),
+        }
+        try:
+            with self.spill_path.open("a", encoding="utf-8") as spill:
+                spill.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as error:
+            log.error("the spill file %s could not be written either: %s", self.spill_path, error)
+
+    @property
+    def spill_path(self) -> Path:
+        return self.path.with_name("exchanges-unlogged.jsonl")
 
     def _record(self, event: Event) -> None:
         if isinstance(event, ConversationChanged):
