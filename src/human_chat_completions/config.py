@@ -53,6 +53,12 @@ class Settings(BaseModel):
         default_factory=list,
         description="When non-empty, clients must send one of these as `Authorization: Bearer`.",
     )
+    participant_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="API key -> participant label: one key per participant's app identifies the "
+        "conversation (after the header, metadata and `user`); these keys are also accepted "
+        "when client keys are on.",
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     keepalive_seconds: float = Field(default=15.0, gt=0)
     nonstream_headers_after: float = Field(

@@ -103,3 +103,24 @@ def test_operator_notes_and_tags_an_exchange_and_the_log_keeps_them(server, oper
     assert db.execute("SELECT note, tag FROM exchanges").fetchone() == (
         "participant seemed confused", "clarify")
     db.close()
+
+
+def test_a_participant_key_identifies_the_conversation(tmp_path):
+    from human_chat_completions.config import Settings
+
+    settings = Settings(client_api_keys=["sk-admin"],
+                        participant_keys={"sk-p1-key": "P01", "sk-p2-key": "P02"})
+    with RunningServer(tmp_path / "data", settings) as running:
+        operator = Operator(running.base)
+        first = ask(running, operator, body(("user", "hello")), "hi",
+                    {"Authorization": "Bearer sk-p1-key"})
+        other = ask(running, operator, body(("user", "hello")), "hi",
+                    {"Authorization": "Bearer sk-p2-key"})
+        again = ask(running, operator, body(("user", "something else")), "ok",
+                    {"Authorization": "Bearer sk-p1-key"})
+        admin = ask(running, operator, body(("user", "hello")), "hi",
+                    {"Authorization": "Bearer sk-admin"})
+        operator.close()
+    assert first["conversation_label"] == "P01" and other["conversation_label"] == "P02"
+    assert again["conversation_id"] == first["conversation_id"]
+    assert admin["conversation_id"] not in (first["conversation_id"], other["conversation_id"])

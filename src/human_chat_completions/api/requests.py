@@ -30,7 +30,8 @@ def check_client_key(request: Request, settings: Settings) -> None:
     if not settings.client_api_keys:
         return
     token = bearer_token(request).encode()
-    if not any(hmac.compare_digest(token, key.encode()) for key in settings.client_api_keys):
+    accepted = [*settings.client_api_keys, *settings.participant_keys]
+    if not any(hmac.compare_digest(token, key.encode()) for key in accepted):
         raise APIError(
             401,
             "Incorrect API key provided.",
@@ -79,14 +80,25 @@ def parse_chat_request(body: bytes) -> tuple[dict[str, Any], ChatCompletionReque
     return payload, parsed
 
 
-def conversation_identity(request: Request, parsed: ChatCompletionRequest) -> str | None:
-    """Strongest first: the header, then `metadata.conversation_id`, then `user`."""
+def conversation_identity(
+    request: Request, parsed: ChatCompletionRequest, participant_keys: dict[str, str] | None = None
+) -> str | None:
+    """Strongest first: the header, `metadata.conversation_id`, `user`, a participant's API key."""
     header = request.headers.get("x-conversation-id", "").strip()
     if header:
         return header
     if parsed.metadata and parsed.metadata.get("conversation_id"):
         return parsed.metadata["conversation_id"]
-    return parsed.user or None
+    if parsed.user:
+        return parsed.user
+    return _participant(bearer_token(request), participant_keys or {})
+
+
+def _participant(token: str, participant_keys: dict[str, str]) -> str | None:
+    for key, label in participant_keys.items():
+        if token and hmac.compare_digest(token.encode(), key.encode()):
+            return label
+    return None
 
 
 def fingerprint(request: Request, payload: dict[str, Any]) -> str:
@@ -130,7 +142,8 @@ def open_exchange(
     return switchboard.open(
         chat,
         stream=bool(parsed.stream),
-        identity=conversation_identity(request, parsed),
+        identity=conversation_identity(request, parsed,
+                                       request.app.state.settings.participant_keys),
         fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
         client=client_info(request),
         is_retry=is_retry(request),
