@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -21,8 +19,6 @@ router = APIRouter()
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/chat/completions/chat/completions")
 STARTED = int(time.time())
 
-# Operator-side failures the client cannot fix; x-should-retry keeps clients from resending.
-_FAILURE_STATUS = {"server_shutdown": 503}
 
 
 async def create_chat_completion(request: Request) -> Response:
@@ -55,7 +51,7 @@ async def _non_stream(
 ) -> Response:
     """Answer in one JSON body; if the operator takes longer than a moment, start the response
     early so that the connection is not idle for minutes."""
-    if not await _closed_or_gone(request, exchange, settings.nonstream_headers_after):
+    if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
         body = responses.late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
         return responses.ExchangeResponse(body, release, media_type="application/json")
     release()
@@ -64,30 +60,10 @@ async def _non_stream(
         # The client left; nobody reads this, and the exchange is already marked abandoned.
         return Response(status_code=499)
     if reply.error is not None:
-        status = _FAILURE_STATUS.get(reply.error.code, 502)
+        status = responses.failure_status(reply.error)
         return JSONResponse(responses.stream_error(reply.error), status, headers=NO_RETRY)
     switchboard.note_first_byte(exchange)
     return JSONResponse(responses.completion_body(exchange, model))
-
-
-async def _closed_or_gone(request: Request, exchange: Exchange, seconds: float) -> bool:
-    """Wait up to `seconds` for the reply to close or the client to leave; True if either did."""
-    closed = asyncio.ensure_future(exchange.reply.wait_closed())
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        finished, _ = await asyncio.wait({closed, gone}, timeout=seconds,
-                                         return_when=asyncio.FIRST_COMPLETED)
-        return bool(finished)
-    finally:
-        for task in (closed, gone):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(closed, gone, return_exceptions=True)
-
-
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 for _path in CHAT_PATHS:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from fastapi import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -103,3 +105,31 @@ async def late_json_body(
             yield b" "
     switchboard.note_first_byte(exchange)
     yield json.dumps(completion_body(exchange, model), ensure_ascii=False).encode()
+
+
+# Operator-side failures the client cannot fix; x-should-retry keeps clients from resending.
+_FAILURE_STATUS = {"server_shutdown": 503}
+
+
+def failure_status(error: StreamError) -> int:
+    return _FAILURE_STATUS.get(error.code, 502)
+
+
+async def closed_or_gone(request: Request, exchange: Exchange, seconds: float) -> bool:
+    """Wait up to `seconds` for the reply to close or the client to leave; True if either did."""
+    closed = asyncio.ensure_future(exchange.reply.wait_closed())
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        finished, _ = await asyncio.wait({closed, gone}, timeout=seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        return bool(finished)
+    finally:
+        for task in (closed, gone):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(closed, gone, return_exceptions=True)
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from human_chat_completions.api import requests, responses, wire
-from human_chat_completions.api.chat import _FAILURE_STATUS, _closed_or_gone
 from human_chat_completions.api.errors import NO_RETRY, APIError, validation_error
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
@@ -315,7 +314,7 @@ async def create_response(request: Request) -> Response:
         return responses.ExchangeResponse(
             events, release, media_type="text/event-stream", headers=responses.SSE_HEADERS
         )
-    if not await _closed_or_gone(request, exchange, settings.nonstream_headers_after):
+    if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
         body = late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
         return responses.ExchangeResponse(body, release, media_type="application/json")
     release()
@@ -323,7 +322,7 @@ async def create_response(request: Request) -> Response:
     if not reply.closed:
         return Response(status_code=499)  # the client left; nobody reads this
     if reply.error is not None:
-        status = _FAILURE_STATUS.get(reply.error.code, 502)
+        status = responses.failure_status(reply.error)
         return JSONResponse(responses.stream_error(reply.error), status, headers=NO_RETRY)
     switchboard.note_first_byte(exchange)
     return JSONResponse(response_object(exchange, model, "completed"))
