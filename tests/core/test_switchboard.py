@@ -65,3 +65,19 @@ async def test_openings_without_identity_are_separate_threads():
     assert second.conversation_id != first.conversation_id and second.regenerate_of is None
     follow = board.open(request("hi", "hello", "more"), stream=True)
     assert follow.conversation_id == first.conversation_id
+
+
+def test_edit_distance_is_levenshtein_and_is_computed_once_when_done():
+    from human_chat_completions.core.drafts import edit_distance
+
+    cases = {("kitten", "sitting"): 3, ("abc", "abc"): 0, ("", "ab"): 2, ("aXbc", "abc"): 1,
+             ("ab", "ba"): 2, ("aaa", "aa"): 1, ("日本語です", "日本語でした"): 2}
+    assert {pair: edit_distance(*pair) for pair in cases} == cases
+    board = Switchboard()
+    exchange = board.open(request("hi"), stream=True)
+    draft = board.drafts.start(exchange, "p", "m")
+    board.drafts.grow(exchange, draft, "Hello there")
+    board.drafts.choose(exchange, draft.id)
+    assert exchange.edit_distance is None
+    board.reply(exchange.id, "Hello there!", done=True)
+    assert exchange.edit_distance == 1 and exchange.author.value == "edited"

@@ -7,8 +7,8 @@ import json
 import flet as ft
 
 from human_chat_completions.store.log import ExchangeLog
-from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.logs_view import LOGS_STRINGS, LogsView, Segment, diff_words
+from human_chat_completions.ui.i18n import LOGS_STRINGS, Translator
+from human_chat_completions.ui.logs_view import LogsView, Segment, diff_words
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
     research_log,

@@ -9,7 +9,18 @@ from human_chat_completions.core.exchange import Draft, Exchange
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance in characters (how much the operator changed a draft)."""
+    """Levenshtein distance in characters (how much the operator changed a draft).
+
+    The shared start and end are cut off first: an operator's edit usually touches a small part,
+    and the quadratic table is then built only over that part.
+    """
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    a, b = a[start:len(a) - end], b[start:len(b) - end]
     if len(a) < len(b):
         a, b = b, a
     previous = list(range(len(b) + 1))

@@ -91,6 +91,7 @@ class Exchange:
     readers: int = 0
     drafts: list[Draft] = field(default_factory=list)
     chosen_draft_id: str | None = None
+    edit_distance: int | None = None  # chosen draft → final reply, set when the reply is done
     delivery_style: str | None = None
     operator_session: str | None = None
     note: str | None = None

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from human_chat_completions.core.conversation import Conversation, ConversationIndex
-from human_chat_completions.core.drafts import DraftBook
+from human_chat_completions.core.drafts import DraftBook, edit_distance
 from human_chat_completions.core.events import (
     ConversationChanged,
     EventBus,
@@ -199,6 +199,9 @@ class Switchboard:
         if state is not ExchangeState.ABANDONED and exchange.fingerprint:
             self._by_fingerprint.pop(exchange.fingerprint, None)
         if state is ExchangeState.DONE:
+            chosen = exchange.chosen_draft
+            if chosen is not None:
+                exchange.edit_distance = edit_distance(chosen.text, exchange.reply.text)
             conversation = self.conversations.conversations[exchange.conversation_id]
             self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text)
         self.events.publish(ExchangeClosed(exchange))

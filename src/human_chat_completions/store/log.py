@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from human_chat_completions.core.conversation import Conversation
-from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.events import (
     ConversationChanged,
     DraftChanged,
@@ -148,10 +147,6 @@ class ExchangeLog:
         )
 
     def _update_exchange(self, exchange: Exchange) -> None:
-        chosen = exchange.chosen_draft
-        distance = None
-        if chosen is not None and exchange.state is ExchangeState.DONE:
-            distance = edit_distance(chosen.text, exchange.reply.text)
         self.db.execute(
             """UPDATE exchanges SET state = ?, author = ?, reply = ?, finish_reason = ?, error = ?,
                    first_byte_at = ?, done_at = ?, delivery_style = ?, operator_session = ?,
@@ -172,7 +167,7 @@ class ExchangeLog:
                 iso(exchange.first_keystroke_at),
                 iso(exchange.first_draft_token_at),
                 exchange.chosen_draft_id,
-                distance,
+                exchange.edit_distance,
                 exchange.note,
                 exchange.tag,
                 exchange.id,

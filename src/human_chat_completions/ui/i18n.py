@@ -5,7 +5,35 @@ from __future__ import annotations
 import locale
 import os
 
+# The Logs page's strings, kept together.
+LOGS_STRINGS: dict[str, tuple[str, str]] = {
+    "logs_title": ("Exchange log", "やりとりの記録"),
+    "logs_search": ("Search participant, text, author, outcome…", "参加者・本文・作成者・結果で検索…"),
+    "logs_refresh": ("Refresh", "更新"),
+    "logs_col_time": ("Time", "時刻"),
+    "logs_col_participant": ("Participant", "参加者"),
+    "logs_col_input": ("User input", "ユーザー入力"),
+    "logs_col_final": ("Final reply", "最終返信"),
+    "logs_col_author": ("Author", "作成者"),
+    "logs_col_outcome": ("Outcome", "結果"),
+    "logs_showing": ("Showing {shown} of {total} exchanges", "{total} 件中 {shown} 件を表示"),
+    "logs_empty": ("No exchanges logged yet.", "まだ記録はありません。"),
+    "logs_select": ("Select an exchange to compare its draft and final reply.",
+                    "やりとりを選ぶと、下書きと最終返信を比較できます。"),
+    "logs_user_input": ("User input", "ユーザー入力"),
+    "logs_draft": ("Draft ({profile})", "下書き（{profile}）"),
+    "logs_no_draft": ("No draft: written by hand.", "下書きなし：手書きの返信です。"),
+    "logs_final": ("Final reply", "最終返信"),
+    "logs_edit_distance": ("Edit distance: {distance}", "編集距離：{distance}"),
+    "logs_export_format": ("Export format", "書き出し形式"),
+    "logs_include_unfinished": ("Include unfinished", "未完了も含める"),
+    "logs_export": ("Export", "書き出し"),
+    "logs_exported": ("Wrote {count} rows to {path}", "{count} 行を {path} に書き出しました"),
+    "logs_export_failed": ("Export failed: {error}", "書き出しに失敗しました：{error}"),
+}
+
 STRINGS: dict[str, tuple[str, str]] = {
+    **LOGS_STRINGS,
     # key: (English, 日本語)
     "app_title": ("Human Chat Completions", "Human Chat Completions"),
     "nav_conversations": ("Conversations", "会話"),

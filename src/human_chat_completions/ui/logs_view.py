@@ -19,33 +19,6 @@ from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.ui.i18n import Translator
 
-# Merged into ui/i18n.STRINGS later; LogsView looks here first so it works before and after.
-LOGS_STRINGS: dict[str, tuple[str, str]] = {
-    "logs_title": ("Exchange log", "やりとりの記録"),
-    "logs_search": ("Search participant, text, author, outcome…", "参加者・本文・作成者・結果で検索…"),
-    "logs_refresh": ("Refresh", "更新"),
-    "logs_col_time": ("Time", "時刻"),
-    "logs_col_participant": ("Participant", "参加者"),
-    "logs_col_input": ("User input", "ユーザー入力"),
-    "logs_col_final": ("Final reply", "最終返信"),
-    "logs_col_author": ("Author", "作成者"),
-    "logs_col_outcome": ("Outcome", "結果"),
-    "logs_showing": ("Showing {shown} of {total} exchanges", "{total} 件中 {shown} 件を表示"),
-    "logs_empty": ("No exchanges logged yet.", "まだ記録はありません。"),
-    "logs_select": ("Select an exchange to compare its draft and final reply.",
-                    "やりとりを選ぶと、下書きと最終返信を比較できます。"),
-    "logs_user_input": ("User input", "ユーザー入力"),
-    "logs_draft": ("Draft ({profile})", "下書き（{profile}）"),
-    "logs_no_draft": ("No draft: written by hand.", "下書きなし：手書きの返信です。"),
-    "logs_final": ("Final reply", "最終返信"),
-    "logs_edit_distance": ("Edit distance: {distance}", "編集距離：{distance}"),
-    "logs_export_format": ("Export format", "書き出し形式"),
-    "logs_include_unfinished": ("Include unfinished", "未完了も含める"),
-    "logs_export": ("Export", "書き出し"),
-    "logs_exported": ("Wrote {count} rows to {path}", "{count} 行を {path} に書き出しました"),
-    "logs_export_failed": ("Export failed: {error}", "書き出しに失敗しました：{error}"),
-}
-
 MAX_ROWS = 500  # a DataTable gets slow beyond a few hundred rows; search narrows the rest
 
 # CJK characters have no spaces between words: compare them one by one.
@@ -154,25 +127,25 @@ class LogsView:
         self.query = ""
         self.selected: str | None = None
 
-        self.search = ft.TextField(hint_text=self._t("logs_search"), prefix_icon=ft.Icons.SEARCH,
+        self.search = ft.TextField(hint_text=self.t("logs_search"), prefix_icon=ft.Icons.SEARCH,
                                    expand=True, on_change=self._on_search)
         self.count = ft.Text("")
         self.table = ft.DataTable(
-            columns=[ft.DataColumn(label=ft.Text(self._t(key))) for key in (
+            columns=[ft.DataColumn(label=ft.Text(self.t(key))) for key in (
                 "logs_col_time", "logs_col_participant", "logs_col_input", "logs_col_final",
                 "logs_col_author", "logs_col_outcome")],
             rows=[], show_checkbox_column=False, column_spacing=16,
         )
-        self.detail = ft.Column([ft.Text(self._t("logs_select"))], spacing=8)
+        self.detail = ft.Column([ft.Text(self.t("logs_select"))], spacing=8)
         self.format = ft.Dropdown(
-            label=self._t("logs_export_format"), value="jsonl", width=200,
+            label=self.t("logs_export_format"), value="jsonl", width=200,
             options=[ft.DropdownOption(key=name, text=name) for name in exports.FORMATS])
-        self.include_unfinished = ft.Checkbox(label=self._t("logs_include_unfinished"), value=False)
+        self.include_unfinished = ft.Checkbox(label=self.t("logs_include_unfinished"), value=False)
         self.export_message = ft.Text("", selectable=True)
         self.view = ft.Column(
             [
-                ft.Text(self._t("logs_title"), size=20, weight=ft.FontWeight.BOLD),
-                ft.Row([self.search, ft.IconButton(ft.Icons.REFRESH, tooltip=self._t("logs_refresh"),
+                ft.Text(self.t("logs_title"), size=20, weight=ft.FontWeight.BOLD),
+                ft.Row([self.search, ft.IconButton(ft.Icons.REFRESH, tooltip=self.t("logs_refresh"),
                                                    on_click=lambda _e: self.reload())]),
                 self.count,
                 ft.Container(ft.Row([self.table], scroll=ft.ScrollMode.AUTO), height=320),
@@ -180,20 +153,13 @@ class LogsView:
                 self.detail,
                 ft.Divider(),
                 ft.Row([self.format, self.include_unfinished,
-                        ft.Button(self._t("logs_export"), icon=ft.Icons.DOWNLOAD,
+                        ft.Button(self.t("logs_export"), icon=ft.Icons.DOWNLOAD,
                                   on_click=lambda _e: self.export())], wrap=True),
                 self.export_message,
             ],
             scroll=ft.ScrollMode.AUTO, expand=True, spacing=12,
         )
         self.reload()
-
-    def _t(self, key: str, **values: object) -> str:
-        if key in LOGS_STRINGS:
-            english, japanese = LOGS_STRINGS[key]
-            text = japanese if self.t.language == "ja" else english
-            return text.format(**values) if values else text
-        return self.t(key, **values)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -231,11 +197,11 @@ class LogsView:
             with path.open("w", encoding="utf-8", newline="") as file:
                 count = exports.write(chosen, format, file)
         except OSError as error:
-            self.export_message.value = self._t("logs_export_failed", error=error)
+            self.export_message.value = self.t("logs_export_failed", error=error)
             self.export_message.color = ft.Colors.RED_700
             self._update()
             return None
-        self.export_message.value = self._t("logs_exported", count=count, path=path)
+        self.export_message.value = self.t("logs_exported", count=count, path=path)
         self.export_message.color = ft.Colors.GREEN_700
         self._update()
         return path
@@ -244,9 +210,9 @@ class LogsView:
 
     def render(self) -> None:
         shown = self.visible()
-        self.count.value = (self._t("logs_showing", shown=min(len(shown), MAX_ROWS),
+        self.count.value = (self.t("logs_showing", shown=min(len(shown), MAX_ROWS),
                                     total=len(self.records))
-                            if self.records else self._t("logs_empty"))
+                            if self.records else self.t("logs_empty"))
         self.table.rows = [self._row(record) for record in shown[:MAX_ROWS]]
         self.detail.controls = self._detail(self.selected_record())
         self._update()
@@ -261,27 +227,27 @@ class LogsView:
 
     def _detail(self, record: dict[str, Any] | None) -> list[ft.Control]:
         if record is None:
-            return [ft.Text(self._t("logs_select"))]
+            return [ft.Text(self.t("logs_select"))]
         draft = shown_draft(record)
         if draft is not None:
             left, right = diff_words(draft["text"], record["final"])
-            draft_box = self._box(self._t("logs_draft", profile=draft["profile"]),
+            draft_box = self._box(self.t("logs_draft", profile=draft["profile"]),
                                   ft.Text(spans=spans(left), selectable=True))
         else:
             right = [Segment(record["final"], "same")]
-            draft_box = self._box(self._t("logs_draft", profile="-"),
-                                  ft.Text(self._t("logs_no_draft"), italic=True))
+            draft_box = self._box(self.t("logs_draft", profile="-"),
+                                  ft.Text(self.t("logs_no_draft"), italic=True))
         controls: list[ft.Control] = [
             ft.Text(f"{record['id']} · {record['participant']} · {record['mode']} · "
                     f"{record['author'] or '-'} · {record['outcome']}", selectable=True),
             ft.Row([
-                self._box(self._t("logs_user_input"), ft.Text(record["user_input"], selectable=True)),
+                self._box(self.t("logs_user_input"), ft.Text(record["user_input"], selectable=True)),
                 draft_box,
-                self._box(self._t("logs_final"), ft.Text(spans=spans(right), selectable=True)),
+                self._box(self.t("logs_final"), ft.Text(spans=spans(right), selectable=True)),
             ], vertical_alignment=ft.CrossAxisAlignment.START),
         ]
         if record["edit_distance"] is not None:
-            controls.append(ft.Text(self._t("logs_edit_distance", distance=record["edit_distance"])))
+            controls.append(ft.Text(self.t("logs_edit_distance", distance=record["edit_distance"])))
         return controls
 
     @staticmethod
