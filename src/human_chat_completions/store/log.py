@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -49,10 +50,14 @@ class ExchangeLog:
         self.db.execute("PRAGMA foreign_keys=ON")
         migrate(self.db)
         self._partial_saved: dict[str, float] = {}
+        self._partial_flush: dict[str, asyncio.TimerHandle] = {}
         self.failure: str | None = None
         self._unlogged: set[str] = set()
 
     def close(self) -> None:
+        for handle in self._partial_flush.values():
+            handle.cancel()
+        self._partial_flush.clear()
         self.db.close()
 
     def on_event(self, event: Event) -> None:
@@ -66,11 +71,14 @@ class ExchangeLog:
         try:
             self._record(event)
         except sqlite3.Error as error:
-            self.failure = f"{type(error).__name__}: {error}"
-            log.error("the exchange log could not be written (%s); replies still go out", error)
+            self._failed(error)
             if isinstance(event, ExchangeOpened):
                 self._unlogged.add(event.exchange.id)
             self._spill(event)
+
+    def _failed(self, error: sqlite3.Error) -> None:
+        self.failure = f"{type(error).__name__}: {error}"
+        log.error("the exchange log could not be written (%s); replies still go out", error)
 
     def _spill(self, event: Event) -> None:
         """Keep what the database refused in a plain JSON-lines file beside it, if the disk
@@ -100,9 +108,10 @@ class ExchangeLog:
         elif isinstance(event, ExchangeOpened):
             self._insert_exchange(event.exchange)
         elif isinstance(event, ExchangeChanged | ExchangeClosed):
-            self._update_exchange(event.exchange)
+            self._update_exchange(event.exchange)  # holds the whole reply so far
             if isinstance(event, ExchangeClosed):
                 self._partial_saved.pop(event.exchange.id, None)
+                self._cancel_partial_flush(event.exchange.id)
         elif isinstance(event, ReplyDelta):
             self._save_partial_reply(event.exchange)
         elif isinstance(event, DraftChanged) and not event.text:
@@ -176,12 +185,41 @@ class ExchangeLog:
 
     def _save_partial_reply(self, exchange: Exchange) -> None:
         """A reply in progress is saved at most every PARTIAL_REPLY_SECONDS, so a crash mid-reply
-        keeps what the client already received without a write per token."""
-        now = time.monotonic()
-        if now - self._partial_saved.get(exchange.id, 0.0) < PARTIAL_REPLY_SECONDS:
+        keeps what the client already received without a write per token. A delta that comes too
+        soon is written by a flush scheduled for the end of the interval: the last text of a burst
+        must not wait for the exchange to close."""
+        waited = time.monotonic() - self._partial_saved.get(exchange.id, float("-inf"))
+        if waited >= PARTIAL_REPLY_SECONDS:
+            self._cancel_partial_flush(exchange.id)
+            self._write_partial_reply(exchange)
             return
-        self._partial_saved[exchange.id] = now
+        if exchange.id in self._partial_flush:
+            return  # the flush already scheduled reads the reply as it is then
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Published outside an event loop (a script, a synchronous test): nothing could run
+            # a flush later, so durability wins over fewer writes.
+            self._write_partial_reply(exchange)
+            return
+        self._partial_flush[exchange.id] = loop.call_later(
+            PARTIAL_REPLY_SECONDS - waited, self._flush_partial_reply, exchange)
+
+    def _flush_partial_reply(self, exchange: Exchange) -> None:
+        self._partial_flush.pop(exchange.id, None)
+        try:
+            self._write_partial_reply(exchange)
+        except sqlite3.Error as error:
+            self._failed(error)  # the next state change tries again with the whole reply
+
+    def _write_partial_reply(self, exchange: Exchange) -> None:
+        self._partial_saved[exchange.id] = time.monotonic()
         self.db.execute("UPDATE exchanges SET reply = ? WHERE id = ?", (exchange.reply.text, exchange.id))
+
+    def _cancel_partial_flush(self, exchange_id: str) -> None:
+        handle = self._partial_flush.pop(exchange_id, None)
+        if handle is not None:
+            handle.cancel()
 
     def _save_draft(self, draft: Draft) -> None:
         self.db.execute(
