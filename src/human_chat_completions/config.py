@@ -59,6 +59,21 @@ class Settings(BaseModel):
         "conversation (after the header, metadata and `user`); these keys are also accepted "
         "when client keys are on.",
     )
+    allow_anonymous_clients: bool = Field(
+        default=False,
+        description="With participant keys and no client keys, also answer requests without a "
+        "participant's key (otherwise they get 401).",
+    )
+    allowed_client_origins: list[str] = Field(
+        default_factory=list,
+        description="Web pages (origins such as https://chat.example.org) whose browser requests the "
+        "chat API answers; '*' for any. Other pages get 403. Server-side apps send no origin.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (beside 127.0.0.1, localhost, [::1] and the server's own address) "
+        "that the operator window answers as, e.g. a lab machine's DNS name.",
+    )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     keepalive_seconds: float = Field(default=15.0, gt=0)
     nonstream_headers_after: float = Field(

@@ -101,7 +101,7 @@ def make_server(
         from human_chat_completions.ui import mount_operator_ui
 
         mount_operator_ui(app, runtime.switchboard, runtime.settings, runtime.operator_token,
-                          runtime.exchange_log, runtime.copilot)
+                          runtime.exchange_log, runtime.copilot, app.state.token_guard)
     config = uvicorn.Config(
         app,
         host=host or runtime.settings.host,

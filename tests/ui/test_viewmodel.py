@@ -4,7 +4,6 @@ import json
 
 from human_chat_completions.config import Settings, settings_path
 from human_chat_completions.core import Mode, Switchboard
-from human_chat_completions.ui.app import is_local
 from human_chat_completions.ui.i18n import STRINGS, Translator, resolve_language
 from human_chat_completions.ui.settings_view import SettingsView
 from human_chat_completions.ui.viewmodel import OperatorState, format_wait
@@ -62,11 +61,6 @@ def test_every_string_exists_in_both_languages_and_locale_is_followed(monkeypatc
     monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     assert resolve_language("auto") == "en" and resolve_language("ja") == "ja"
     assert Translator("en")("new_request", label="p1") == "New request from p1"
-
-
-def test_only_loopback_opens_without_a_token():
-    assert is_local("127.0.0.1") and is_local("::1") and is_local("localhost")
-    assert not is_local("192.0.2.7") and not is_local("") and not is_local(None)
 
 
 def test_settings_page_validates_saves_and_applies_at_once():

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from human_chat_completions import __version__
 from human_chat_completions.api import chat, operator, responses_api
 from human_chat_completions.api.errors import install_error_handlers
+from human_chat_completions.api.origins import ClientOriginGate
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
+from human_chat_completions.token_guard import TokenGuard
 
 
 def create_app(
@@ -32,7 +34,10 @@ def create_app(
     app.state.settings = settings
     app.state.switchboard = switchboard
     app.state.operator_token = operator_token
+    app.state.token_guard = TokenGuard()
     install_error_handlers(app)
+    app.add_middleware(ClientOriginGate,
+                       allowed_origins=lambda: app.state.settings.allowed_client_origins)
     app.include_router(chat.router)
     app.include_router(responses_api.router)
     app.include_router(operator.router)

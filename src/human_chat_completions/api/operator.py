@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,11 +26,24 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.store.log import iso
+from human_chat_completions.token_guard import TokenGuard
 
 
 def require_operator(request: Request) -> None:
+    """The operator token, with wrong guesses from one address slowed down (429 while it waits)."""
+    guard: TokenGuard = request.app.state.token_guard
+    address = request.client.host if request.client else ""
+    wait = guard.wait_seconds(address)
+    if wait:
+        raise APIError(
+            429,
+            f"Too many wrong operator tokens from this address; try again in {math.ceil(wait)} s.",
+            type="rate_limit_error",
+            code="too_many_wrong_tokens",
+        )
     expected: str = request.app.state.operator_token
     if not hmac.compare_digest(bearer_token(request).encode(), expected.encode()):
+        guard.failed(address)
         raise APIError(
             401,
             "The operator API needs 'Authorization: Bearer <operator token>'.",

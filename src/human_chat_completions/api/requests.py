@@ -26,15 +26,19 @@ def bearer_token(request: Request) -> str:
 
 
 def check_client_key(request: Request, settings: Settings) -> None:
-    """Client keys are off unless configured; then a missing or wrong key is a 401."""
-    if not settings.client_api_keys:
+    """With client keys configured, a key from them or a participant's is needed. With only
+    participant keys, a participant's key is needed unless anonymous clients are allowed."""
+    token = bearer_token(request)
+    if settings.client_api_keys:
+        accepted = [*settings.client_api_keys, *settings.participant_keys]
+    elif settings.participant_keys and not settings.allow_anonymous_clients:
+        accepted = list(settings.participant_keys)
+    else:
         return
-    token = bearer_token(request).encode()
-    accepted = [*settings.client_api_keys, *settings.participant_keys]
-    if not any(hmac.compare_digest(token, key.encode()) for key in accepted):
+    if not any(hmac.compare_digest(token.encode(), key.encode()) for key in accepted):
         raise APIError(
             401,
-            "Incorrect API key provided.",
+            "Incorrect API key provided." if token else "This server needs an API key.",
             type="invalid_request_error",
             code="invalid_api_key",
         )
@@ -80,21 +84,20 @@ def parse_chat_request(body: bytes) -> tuple[dict[str, Any], ChatCompletionReque
     return payload, parsed
 
 
-def conversation_identity(
-    request: Request, parsed: ChatCompletionRequest, participant_keys: dict[str, str] | None = None
-) -> str | None:
-    """Strongest first: the header, `metadata.conversation_id`, `user`, a participant's API key."""
+def conversation_identity(request: Request, parsed: ChatCompletionRequest) -> str | None:
+    """The thread the client names, strongest first: the header, `metadata.conversation_id`,
+    `user`. With a participant's key it only chooses among that participant's threads."""
     header = request.headers.get("x-conversation-id", "").strip()
     if header:
         return header
     if parsed.metadata and parsed.metadata.get("conversation_id"):
         return parsed.metadata["conversation_id"]
-    if parsed.user:
-        return parsed.user
-    return _participant(bearer_token(request), participant_keys or {})
+    return parsed.user or None
 
 
-def _participant(token: str, participant_keys: dict[str, str]) -> str | None:
+def participant(request: Request, participant_keys: dict[str, str]) -> str | None:
+    """The participant whose key the request carries: the owner of its conversations."""
+    token = bearer_token(request)
     for key, label in participant_keys.items():
         if token and hmac.compare_digest(token.encode(), key.encode()):
             return label
@@ -142,8 +145,8 @@ def open_exchange(
     return switchboard.open(
         chat,
         stream=bool(parsed.stream),
-        identity=conversation_identity(request, parsed,
-                                       request.app.state.settings.participant_keys),
+        identity=conversation_identity(request, parsed),
+        owner=participant(request, request.app.state.settings.participant_keys),
         fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
         client=client_info(request),
         is_retry=is_retry(request),

@@ -20,6 +20,7 @@ class Conversation:
     label: str
     mode: Mode
     identity: str | None = None
+    owner: str | None = None  # the participant whose key opened it: only they can reach it
     created_at: float = field(default_factory=time.time)
     exchange_ids: list[str] = field(default_factory=list)
 
@@ -44,62 +45,76 @@ def history_key(messages: list[dict[str, Any]]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+IdentityKey = tuple[str | None, str | None]
+
+
+def thread_label(owner: str | None, identity: str | None) -> str | None:
+    if owner and identity:
+        return f"{owner} · {identity}"
+    return owner or identity
+
+
 class ConversationIndex:
-    """Finds the conversation a request belongs to: explicit identity first, then its history."""
+    """Finds the conversation a request belongs to: explicit identity first, then its history.
+
+    Everything is looked up within an owner (the participant whose key sent the request, or
+    nobody): a participant's header, `user` or history can only pick among their own threads.
+    """
 
     def __init__(self, default_mode: Mode = Mode.HUMAN) -> None:
         self.default_mode = default_mode
         self.conversations: dict[str, Conversation] = {}
-        self._by_identity: dict[str, Conversation] = {}
-        self._by_history: dict[str, Conversation] = {}
-        self._last_request: dict[str, tuple[Conversation, str]] = {}
+        self._by_identity: dict[IdentityKey, Conversation] = {}
+        self._by_history: dict[tuple[str | None, str], Conversation] = {}
+        self._last_request: dict[tuple[str | None, str], tuple[Conversation, str]] = {}
 
     def resolve(
-        self, identity: str | None, messages: list[dict[str, Any]]
+        self, identity: str | None, messages: list[dict[str, Any]], owner: str | None = None
     ) -> tuple[Conversation, str | None, bool]:
         """Return (conversation, id of the exchange this regenerates or None, whether it is new)."""
-        asked = self._last_request.get(history_key(messages))
-        if asked is not None and not identity and _opening(messages):
+        named = bool(identity or owner)
+        asked = self._last_request.get((owner, history_key(messages)))
+        if asked is not None and not named and _opening(messages):
             # Two participants may well open with the same words; without an identity, an opening
             # message is a new thread rather than a regenerate.
             asked = None
-        if identity:
-            conversation = self._by_identity.get(identity)
+        if named:
+            conversation = self._by_identity.get((owner, identity))
             if conversation is None:
-                return self._create(identity, label=identity), None, True
+                return self._create(identity, owner), None, True
         elif asked is not None:
             conversation = asked[0]
         else:
-            found = self._by_history.get(history_key(messages[:-1])) if len(messages) > 1 else None
+            found = self._by_history.get((owner, history_key(messages[:-1]))) if len(messages) > 1 else None
             if found is None:
-                return self._create(None, label=f"#{len(self.conversations) + 1}"), None, True
+                return self._create(None, None), None, True
             conversation = found
         regenerates = asked[1] if asked is not None and asked[0] is conversation else None
         return conversation, regenerates, False
 
-    def _create(self, identity: str | None, label: str) -> Conversation:
-        conversation = Conversation(
-            id="conv_" + uuid.uuid4().hex[:16], label=label, mode=self.default_mode, identity=identity
-        )
+    def _create(self, identity: str | None, owner: str | None) -> Conversation:
+        label = thread_label(owner, identity) or f"#{len(self.conversations) + 1}"
+        conversation = Conversation(id="conv_" + uuid.uuid4().hex[:16], label=label,
+                                    mode=self.default_mode, identity=identity, owner=owner)
         self.add(conversation)
         return conversation
 
     def add(self, conversation: Conversation) -> None:
         self.conversations[conversation.id] = conversation
-        if conversation.identity:
-            self._by_identity[conversation.identity] = conversation
+        if conversation.identity or conversation.owner:
+            self._by_identity[(conversation.owner, conversation.identity)] = conversation
 
     def remember_request(
         self, conversation: Conversation, exchange_id: str, messages: list[dict[str, Any]]
     ) -> None:
-        self._last_request[history_key(messages)] = (conversation, exchange_id)
+        self._last_request[(conversation.owner, history_key(messages))] = (conversation, exchange_id)
 
     def remember_reply(
         self, conversation: Conversation, messages: list[dict[str, Any]], reply: str
     ) -> None:
         """A later request whose history is these messages plus this reply continues the thread."""
         answered = [*messages, {"role": "assistant", "content": reply}]
-        self._by_history[history_key(answered)] = conversation
+        self._by_history[(conversation.owner, history_key(answered))] = conversation
 
 
 def _opening(messages: list[dict[str, Any]]) -> bool:

@@ -67,17 +67,19 @@ class Switchboard:
         *,
         stream: bool,
         identity: str | None = None,
+        owner: str | None = None,
         fingerprint: str = "",
         client: ClientInfo | None = None,
         is_retry: bool = False,
     ) -> Exchange:
-        """Take a new request, or return the waiting exchange that this request is a retry of."""
+        """Take a new request, or return the waiting exchange that this request is a retry of.
+        `owner` is the participant whose key sent it: `identity` picks among their threads only."""
         twin = self._twin(fingerprint, is_retry)
         if twin is not None:
             self._revive(twin)
             return twin
         messages = list(request.get("messages") or [])
-        conversation, regenerates, is_new = self.conversations.resolve(identity, messages)
+        conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner)
         exchange = Exchange(
             request=request,
             conversation_id=conversation.id,

@@ -120,13 +120,14 @@ class ExchangeLog:
 
     def _save_conversation(self, conversation: Conversation) -> None:
         self.db.execute(
-            """INSERT INTO conversations (id, label, identity, mode, created_at)
-               VALUES (?, ?, ?, ?, ?)
+            """INSERT INTO conversations (id, label, identity, owner, mode, created_at)
+               VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET label = excluded.label, mode = excluded.mode""",
             (
                 conversation.id,
                 conversation.label,
                 conversation.identity,
+                conversation.owner,
                 conversation.mode.value,
                 iso(conversation.created_at),
             ),
@@ -281,6 +282,7 @@ class ExchangeLog:
                 label=row["label"],
                 mode=Mode(row["mode"]),
                 identity=row["identity"],
+                owner=row["owner"],
                 created_at=datetime.fromisoformat(row["created_at"]).timestamp(),
             )
             switchboard.conversations.add(conversation)

@@ -84,6 +84,12 @@ def m002_drafts_and_operator_timings(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX drafts_exchange ON drafts(exchange_id)")
 
 
+@migration
+def m003_conversation_owner(db: sqlite3.Connection) -> None:
+    """The participant whose key opened a conversation; only their requests may continue it."""
+    db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT")
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Run every migration this database has not seen yet; return the names that ran."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -16,8 +16,10 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
 from human_chat_completions.store import ExchangeLog
+from human_chat_completions.token_guard import TokenGuard
 from human_chat_completions.ui.console import Console
 from human_chat_completions.ui.copilot_panel import CopilotActions
+from human_chat_completions.ui.door import HostRules, WindowDoor, window_trusted
 from human_chat_completions.ui.i18n import Translator, resolve_language
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
@@ -38,13 +40,6 @@ def assets_dir() -> Path:
     return package / "assets"
 
 
-def is_local(address: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(address or "").is_loopback
-    except ValueError:
-        return address == "localhost"
-
-
 _THEME_MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system": ft.ThemeMode.SYSTEM}
 
 
@@ -52,8 +47,10 @@ class OperatorWindow:
     """One browser tab or desktop window: a token gate for remote operators, then the console."""
 
     def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str,
-                 exchange_log: ExchangeLog | None = None, copilot: CopilotActions | None = None):
+                 exchange_log: ExchangeLog | None = None, copilot: CopilotActions | None = None,
+                 token_guard: TokenGuard | None = None):
         self.page = page
+        self.token_guard = token_guard or TokenGuard()
         self.copilot = copilot
         self.exchange_log = exchange_log
         self.switchboard = switchboard
@@ -70,7 +67,7 @@ class OperatorWindow:
         page.padding = 0
         page.on_close = lambda _event: self.stop()
         self._apply_theme()
-        if is_local(page.client_ip):
+        if window_trusted.get():
             self.open_console()
         else:
             self.ask_token()
@@ -89,10 +86,15 @@ class OperatorWindow:
         message = ft.Text("", color=ft.Colors.RED_700)
 
         def submit(_event: ft.Event) -> None:
-            if hmac.compare_digest((field.value or "").strip().encode(), self.token.encode()):
+            address = self.page.client_ip or ""
+            wait = self.token_guard.wait_seconds(address)
+            if wait:
+                message.value = t("token_wait", seconds=math.ceil(wait))
+            elif hmac.compare_digest((field.value or "").strip().encode(), self.token.encode()):
                 self.page.controls.clear()
                 self.open_console()
             else:
+                self.token_guard.failed(address)
                 message.value = t("token_wrong")
 
         self.page.add(ft.Container(ft.Column([
@@ -260,9 +262,10 @@ class OperatorWindow:
 
 def operator_main(switchboard: Switchboard, settings: Settings, token: str,
                   exchange_log: ExchangeLog | None = None,
-                  copilot: CopilotActions | None = None) -> Callable[[ft.Page], Awaitable[None]]:
+                  copilot: CopilotActions | None = None,
+                  token_guard: TokenGuard | None = None) -> Callable[[ft.Page], Awaitable[None]]:
     async def main(page: ft.Page) -> None:
-        OperatorWindow(page, switchboard, settings, token, exchange_log, copilot).start()
+        OperatorWindow(page, switchboard, settings, token, exchange_log, copilot, token_guard).start()
         page.update()
 
     return main
@@ -270,17 +273,19 @@ def operator_main(switchboard: Switchboard, settings: Settings, token: str,
 
 def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str,
                       exchange_log: ExchangeLog | None = None,
-                      copilot: CopilotActions | None = None) -> None:
-    """Mount the operator window at /ui on the server's FastAPI app."""
+                      copilot: CopilotActions | None = None,
+                      token_guard: TokenGuard | None = None) -> None:
+    """Mount the operator window at /ui on the server's FastAPI app, behind its door."""
     import flet.fastapi as flet_fastapi
 
-    app.mount(UI_PATH, flet_fastapi.app(
-        operator_main(switchboard, settings, token, exchange_log, copilot),
+    window = flet_fastapi.app(
+        operator_main(switchboard, settings, token, exchange_log, copilot, token_guard),
         assets_dir=str(assets_dir()),
         no_cdn=True,
         app_name="Human Chat Completions",
         session_timeout_seconds=60,  # a closed window's session is dropped within a minute
-    ))
+    )
+    app.mount(UI_PATH, WindowDoor(window, HostRules(lambda: settings.allowed_hosts)))
 
 
 @contextlib.asynccontextmanager

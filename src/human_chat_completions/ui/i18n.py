@@ -136,6 +136,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "token_field": ("Token", "トークン"),
     "token_submit": ("Open", "開く"),
     "token_wrong": ("That token is not correct.", "トークンが正しくありません。"),
+    "token_wait": ("Too many wrong tokens. Try again in {seconds} s.",
+                   "トークンの誤りが多すぎます。{seconds} 秒後にもう一度お試しください。"),
     "image": ("Image", "画像"),
     "drafts": ("Copilot drafts", "コパイロットの下書き"),
     "draft_title": ("Draft {number}", "下書き {number}"),
