@@ -53,6 +53,7 @@ def test_client_leaving_during_an_auto_answer_stops_the_upstream(tmp_path):
             assert gone["reply"].startswith("Draft")
 
 
+@pytest.mark.browser
 def test_operator_window_closed_and_reopened_mid_reply(tmp_path):
     """A reply started in one window (live typing) is finished in a new one: the delivered part is
     kept and locked, the rest continues."""

@@ -18,6 +18,8 @@ from tests.support import Operator, free_port, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
+pytestmark = [pytest.mark.browser, pytest.mark.packaging, pytest.mark.slow]
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once per run (about 30 s here); HCC_FROZEN_BUNDLE points at an existing one."""

@@ -35,6 +35,8 @@ def sh(*command: str) -> None:
     subprocess.run(command, check=True, capture_output=True)
 
 
+pytestmark = [pytest.mark.browser]
+
 @pytest.fixture
 def remote_computer(tmp_path: Path) -> Iterator[Path]:
     """A namespace with its own address; yields a chromium that runs inside it."""
