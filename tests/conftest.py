@@ -33,6 +33,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped:
         if reporter:
+            reporter.ensure_newline()
             reporter.write_line(f"HCC_NO_SKIPS: {len(skipped)} tests skipped; CI installs every "
                                 "system part, so this run fails", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

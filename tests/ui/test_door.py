@@ -107,13 +107,15 @@ def trust_decision(client: str, headers: dict[str, str], port: int = 8000) -> bo
     return seen[0] if seen else None
 
 
-def test_only_the_windows_own_page_on_this_machine_skips_the_token():
+def test_only_the_windows_own_page_or_the_desktop_client_on_this_machine_skip_the_token():
     own = {"Host": "127.0.0.1:8000", "Origin": "http://127.0.0.1:8000"}
     assert trust_decision("127.0.0.1", own) is True
     assert trust_decision("::1", {"Host": "localhost:8000", "Origin": "http://localhost:8000"}) is True
-    # A local program without a browser's Origin, or a remote browser: the token is asked.
-    assert trust_decision("127.0.0.1", {"Host": "127.0.0.1:8000"}) is False
+    # Flet's desktop client on this machine sends no Origin (browsers always do): trusted.
+    assert trust_decision("127.0.0.1", {"Host": "127.0.0.1:8000"}) is True
+    # A browser on another computer, even with the right Host and Origin: the token is asked.
     assert trust_decision("192.0.2.7", own) is False
+    assert trust_decision("192.0.2.7", {"Host": "127.0.0.1:8000"}) is False
     assert trust_decision("127.0.0.1", {"Host": "127.0.0.1:8000", "Origin": "http://evil"}) is None
 
 

@@ -4,7 +4,8 @@ Flet's websocket trusts its peer address, and a web page on any site runs in the
 browser on this very machine. So every request under /ui must name a host this server answers as
 (DNS rebinding makes a foreign name resolve to 127.0.0.1), a websocket or a state-changing request
 must come from the server's own origin when the browser says where it comes from, and only the
-window's own page on this machine (loopback peer, own Host and own Origin) skips the token.
+window's own page on this machine (loopback peer, own Host and own Origin) or Flet's desktop client
+skips the token.
 """
 
 from __future__ import annotations
@@ -107,8 +108,10 @@ class WindowDoor:
         if origin is not None and not own_origin and changes_state:
             await refuse(scope, receive, send, "The operator window only answers its own page.")
             return
+        # Browsers always name the page behind a websocket; a request without Origin is a program
+        # of this machine (Flet's desktop client), which could read the token file anyway.
         peer = (scope.get("client") or ("", 0))[0]
-        token = window_trusted.set(own_origin and is_loopback(peer))
+        token = window_trusted.set((origin is None or own_origin) and is_loopback(peer))
         try:
             await self.app(scope, receive, without_open_cors(send))
         finally:
