@@ -61,6 +61,7 @@ def build_runtime(
     switchboard = Switchboard(default_mode=settings.default_mode)
     exchange_log.restore_into(switchboard)
     switchboard.events.listen(exchange_log.on_event)  # first: a request is logged before anything
+    switchboard.requests.archive = exchange_log  # finished requests may leave memory: the log has them
     copilot = Copilot(switchboard, settings, Upstream())
     operator_token_value, token_path = operator_token(token)
     return Runtime(settings, switchboard, exchange_log, operator_token_value, token_path, copilot)

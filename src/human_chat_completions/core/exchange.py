@@ -6,9 +6,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from human_chat_completions.core.stream import ReplyStream
+
+if TYPE_CHECKING:
+    from human_chat_completions.core.request_cache import RequestCache
+
+PREVIEW_CHARS = 200
 
 
 class ExchangeState(StrEnum):
@@ -74,9 +79,13 @@ class ClientInfo:
 
 @dataclass(eq=False)
 class Exchange:
-    """One request: what the client asked, what it was answered, and when each step happened."""
+    """One request: what the client asked, what it was answered, and when each step happened.
 
-    request: dict[str, Any]
+    `held_request` is the body while it is in memory; once the exchange is finished, `requests`
+    may drop it (the log has it) and `request` reads it back when asked for.
+    """
+
+    held_request: dict[str, Any] | None
     conversation_id: str
     mode: Mode
     stream: bool
@@ -104,6 +113,18 @@ class Exchange:
     first_keystroke_at: float | None = None
     first_byte_at: float | None = None
     done_at: float | None = None
+    requests: RequestCache | None = field(default=None, repr=False)
+    preview: str = field(init=False, default="")  # the start of `user_input`, kept in memory
+
+    def __post_init__(self) -> None:
+        self.preview = self.user_input[:PREVIEW_CHARS]
+
+    @property
+    def request(self) -> dict[str, Any]:
+        if self.requests is not None:
+            return self.requests.request_of(self)
+        assert self.held_request is not None, "an exchange without a cache never drops its body"
+        return self.held_request
 
     @property
     def chosen_draft(self) -> Draft | None:
@@ -125,14 +146,18 @@ class Exchange:
     @property
     def user_input(self) -> str:
         """The text of the last user message: what the participant just said."""
-        for message in reversed(self.messages):
-            if message.get("role") == "user":
-                return message_text(message)
-        return ""
+        return last_user_text(self.messages)
 
     @property
     def reply_text(self) -> str:
         return self.reply.text
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text(message)
+    return ""
 
 
 def message_text(message: dict[str, Any]) -> str:

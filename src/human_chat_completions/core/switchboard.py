@@ -22,6 +22,7 @@ from human_chat_completions.core.exchange import (
     ExchangeState,
     Mode,
 )
+from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import StreamError
 
 
@@ -49,6 +50,8 @@ class Switchboard:
 
     `retry_window` is how long (seconds) an abandoned exchange can be picked up again by an
     identical request, which is what a client's automatic retry after a timeout looks like.
+    Finished exchanges' request bodies live in `requests`, a bounded cache: set its `archive`
+    (the exchange log) to let it drop bodies from memory.
     """
 
     def __init__(self, default_mode: Mode = Mode.HUMAN, retry_window: float = 600.0) -> None:
@@ -56,6 +59,7 @@ class Switchboard:
         self.drafts = DraftBook(self.events)
         self.conversations = ConversationIndex(default_mode)
         self.exchanges: dict[str, Exchange] = {}
+        self.requests = RequestCache()
         self.retry_window = retry_window
         self._by_fingerprint: dict[str, Exchange] = {}
 
@@ -81,7 +85,8 @@ class Switchboard:
         messages = list(request.get("messages") or [])
         conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner)
         exchange = Exchange(
-            request=request,
+            held_request=request,
+            requests=self.requests,
             conversation_id=conversation.id,
             mode=conversation.mode,
             stream=stream,
@@ -112,6 +117,7 @@ class Switchboard:
 
     def _revive(self, exchange: Exchange) -> None:
         if exchange.state is ExchangeState.ABANDONED:
+            self.requests.pin(exchange)  # open again: the operator needs it at hand
             exchange.state = ExchangeState.REPLYING if exchange.reply.text else ExchangeState.WAITING
             exchange.done_at = None
         self.events.publish(ExchangeChanged(exchange))
@@ -207,6 +213,7 @@ class Switchboard:
             conversation = self.conversations.conversations[exchange.conversation_id]
             self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text)
         self.events.publish(ExchangeClosed(exchange))
+        self.requests.admit(exchange)  # after the listeners: they may still read it at once
 
     # -- conversations --------------------------------------------------------------------------
 

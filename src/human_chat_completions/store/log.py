@@ -28,12 +28,19 @@ from human_chat_completions.store.migrations import migrate
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"
 PARTIAL_REPLY_SECONDS = 0.5
+# `request_json` holds the request whole; this column only previews its last user message, for
+# whoever reads the file with plain SQL (the readers in queries.py take the text from the request).
+USER_INPUT_PREVIEW = 1000
 
 
 def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def user_input_preview(text: str) -> str:
+    return text if len(text) <= USER_INPUT_PREVIEW else text[:USER_INPUT_PREVIEW] + "…"
 
 
 class ExchangeLog:
@@ -147,7 +154,7 @@ class ExchangeLog:
                 exchange.model,
                 int(exchange.stream),
                 json.dumps(exchange.request, ensure_ascii=False),
-                exchange.user_input,
+                user_input_preview(exchange.user_input),
                 exchange.regenerate_of,
                 exchange.client.address,
                 exchange.client.user_agent,
@@ -246,6 +253,16 @@ class ExchangeLog:
 
     # -- reading --------------------------------------------------------------------------------
 
+    def has_request(self, exchange_id: str) -> bool:
+        """True if the exchange's request is in the file (its row was written on arrival)."""
+        return exchange_id not in self._unlogged
+
+    def load_request(self, exchange_id: str) -> dict[str, Any] | None:
+        """The request as logged, for a switchboard that let it go from memory."""
+        row = self.db.execute("SELECT request_json FROM exchanges WHERE id = ?",
+                              (exchange_id,)).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
     def mark_interrupted(self) -> int:
         """Rows left open by a previous run that died: say so, keep everything. Returns the count."""
         cursor = self.db.execute(
@@ -287,7 +304,11 @@ class ExchangeLog:
             )
             switchboard.conversations.add(conversation)
             conversations[conversation.id] = conversation
-        for row in self.exchange_rows(ExchangeState.DONE.value):
+        # Row by row, not fetchall: a long log of big requests would be in memory all at once.
+        answered = self.db.execute(
+            "SELECT id, conversation_id, request_json, reply FROM exchanges WHERE state = ? "
+            "ORDER BY received_at, rowid", (ExchangeState.DONE.value,))
+        for row in answered:
             conversation = conversations.get(row["conversation_id"])
             if conversation is None:
                 continue

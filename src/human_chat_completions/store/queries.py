@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from human_chat_completions.core.exchange import last_user_text
 from human_chat_completions.store.log import INTERRUPTED
 
 # Rows that never became a finished reply. Exports leave them out unless asked; timed-out
@@ -159,7 +160,7 @@ def record(row: dict[str, Any], drafts: list[dict[str, Any]]) -> dict[str, Any]:
         "model": row["model"],
         "stream": bool(row["stream"]),
         "request": request,
-        "user_input": row["user_input"],
+        "user_input": _user_input(request, row["user_input"]),
         "drafts": [_draft(draft) for draft in drafts],
         "chosen_draft_id": row.get("chosen_draft_id"),
         "final": row["reply"] or "",
@@ -177,6 +178,12 @@ def record(row: dict[str, Any], drafts: list[dict[str, Any]]) -> dict[str, Any]:
         "regenerate_of": row["regenerate_of"],
         "client": {"address": row["client_address"], "user_agent": row["client_user_agent"]},
     }
+
+
+def _user_input(request: dict[str, Any], column: str) -> str:
+    """The whole last user message: the column is only a preview of it (see store.log)."""
+    messages = request.get("messages") if isinstance(request, dict) else None
+    return last_user_text(messages) if isinstance(messages, list) else column
 
 
 def chosen_draft(rec: dict[str, Any]) -> dict[str, Any] | None:

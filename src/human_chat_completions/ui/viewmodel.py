@@ -61,7 +61,7 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
     activity = conversation.created_at
     if latest is not None:
         activity = max(latest.received_at, latest.done_at or 0.0)
-    preview = latest.user_input if latest is not None else ""
+    preview = latest.preview if latest is not None else ""  # in memory even if the body is not
     return ConversationRow(
         id=conversation.id,
         label=conversation.label,
