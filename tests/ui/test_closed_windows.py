@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 
 import flet.fastapi as flet_fastapi
 import openai
@@ -16,6 +17,7 @@ from tests.ui.browser import open_window, wait_for_text
 
 EXCHANGES = 10
 DELTAS = 20
+ROUNDS = 3  # best of three: the machine's two cores are shared, a busy moment is not our cost
 CLOSED_WINDOWS = 30
 # Keeps the page's websockets reachable, so that the test can cut them like a network blip.
 KEEP_SOCKETS = """(() => {
@@ -33,14 +35,14 @@ def subscribers(server: RunningServer) -> int:
     return len(server.runtime.switchboard.events._queues)
 
 
-def stream_request(base: str, user: str, received: list[str]) -> threading.Thread:
+def stream_request(base: str, user: str, question: str, received: list[str]) -> threading.Thread:
     """A participant's chat app waiting on one streamed answer."""
 
     def run() -> None:
         with openai.OpenAI(base_url=base + "/v1", api_key="k", max_retries=0) as api:
             stream = api.chat.completions.create(
                 model="gpt-4o", stream=True, user=user,
-                messages=[{"role": "user", "content": f"Question from {user}"}])
+                messages=[{"role": "user", "content": question}])
             for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     received.append(chunk.choices[0].delta.content)
@@ -50,12 +52,12 @@ def stream_request(base: str, user: str, received: list[str]) -> threading.Threa
     return thread
 
 
-def answer_one(server: RunningServer, operator: Operator, user: str) -> float:
+def answer_one(server: RunningServer, operator: Operator, user: str, question: str) -> float:
     """Seconds from the first reply delta until the client holds the whole answer."""
     received: list[str] = []
-    client = stream_request(server.base, user, received)
+    client = stream_request(server.base, user, question, received)
     exchange = wait_until(lambda: next(
-        (e for e in operator.exchanges("waiting") if e["conversation_label"] == user), None))
+        (e for e in operator.exchanges("waiting") if e["user_input"] == question), None))
     started = time.perf_counter()
     for index in range(DELTAS):
         operator.reply(exchange["id"], f"w{index} ", done=False).raise_for_status()
@@ -66,8 +68,13 @@ def answer_one(server: RunningServer, operator: Operator, user: str) -> float:
     return elapsed
 
 
-def measure(server: RunningServer, operator: Operator, round_name: str) -> float:
-    return sum(answer_one(server, operator, f"{round_name}-{n}") for n in range(EXCHANGES))
+def measure(server: RunningServer, operator: Operator, name: str) -> float:
+    """The same ten participants each time, so that the open window's list does not grow
+    between the two measurements."""
+    return min(
+        sum(answer_one(server, operator, f"participant-{n}", f"{name} {round_} from {n}")
+            for n in range(EXCHANGES))
+        for round_ in range(ROUNDS))
 
 
 def open_and_close(browser: Browser, server: RunningServer, shown: str) -> None:
@@ -78,11 +85,11 @@ def open_and_close(browser: Browser, server: RunningServer, shown: str) -> None:
 
 
 def test_thirty_closed_windows_do_not_slow_the_operator_api(tmp_path, browser: Browser) -> None:
-    with RunningServer(tmp_path / "data", Settings(language="en")) as server:
-        operator = Operator(server.base)
+    with RunningServer(tmp_path / "data", Settings(language="en")) as server, \
+            closing(Operator(server.base)) as operator:
         window: Page = open_window(browser, server.base)
         wait_until(lambda: subscribers(server) == 1, timeout=30)
-        answer_one(server, operator, "warm-up")  # first-request imports and caches
+        answer_one(server, operator, "warm-up", "warm-up")  # first-request imports and caches
         wait_for_text(window, "warm-up")
         before = measure(server, operator, "before")
         for _ in range(CLOSED_WINDOWS):
@@ -90,11 +97,11 @@ def test_thirty_closed_windows_do_not_slow_the_operator_api(tmp_path, browser: B
         # The closed windows' pumps are gone at once, not when Flet evicts their sessions.
         wait_until(lambda: subscribers(server) == 1, timeout=10)
         after = measure(server, operator, "after")
-        print(f"\n{EXCHANGES} exchanges x {DELTAS} deltas: {before:.2f} s with one window, "
-              f"{after:.2f} s after {CLOSED_WINDOWS} windows were opened and closed")
+        print(f"\n{EXCHANGES} exchanges x {DELTAS} deltas, best of {ROUNDS}: {before:.2f} s with one "
+              f"window, {after:.2f} s after {CLOSED_WINDOWS} windows were opened and closed")
         assert after <= 1.5 * before, (before, after)
-        wait_for_text(window, "after-9")  # the open window still follows the switchboard
-        operator.close()
+        answer_one(server, operator, "last-one", "last-one")
+        wait_for_text(window, "last-one")  # the open window still follows the switchboard
         window.close()
 
 
@@ -114,7 +121,8 @@ def flet_sessions() -> int:
 
 
 def test_a_window_back_from_a_network_blip_follows_again(tmp_path, browser: Browser) -> None:
-    with RunningServer(tmp_path / "data", Settings(language="en")) as server:
+    with RunningServer(tmp_path / "data", Settings(language="en")) as server, \
+            closing(Operator(server.base)) as operator:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         context.add_init_script(KEEP_SOCKETS)
         window = open_in(context, server.base)
@@ -126,12 +134,10 @@ def test_a_window_back_from_a_network_blip_follows_again(tmp_path, browser: Brow
         wait_until(lambda: subscribers(server) == 1, timeout=30)
         assert flet_sessions() == sessions
         received: list[str] = []
-        client = stream_request(server.base, "after-the-blip", received)
+        client = stream_request(server.base, "after-the-blip", "Still there?", received)
         wait_for_text(window, "after-the-blip")
-        operator = Operator(server.base)
         [exchange] = operator.exchanges("waiting")
         operator.reply(exchange["id"], "still here").raise_for_status()
         client.join(timeout=30)
         assert "".join(received) == "still here"
-        operator.close()
         context.close()
