@@ -13,7 +13,7 @@ from human_chat_completions.core.exchange import Draft
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.transcript import transcript_controls
+from human_chat_completions.ui.transcript import RemoteImages, transcript_controls
 from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
 
 
@@ -34,6 +34,7 @@ class Console:
         self._sent: set[str] = set()
         self.conversations = ConversationList(t, self.select)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
+        self.images = RemoteImages(on_load=self._image_loaded)
         self._build()
 
     @property
@@ -131,7 +132,7 @@ class Console:
         self.delivery.value = self.state.delivery_style(conversation.id, self.settings.delivery_style)
         pending = open_exchange(self.switchboard, conversation)
         shown = pending or latest_exchange(self.switchboard, conversation)
-        self.transcript.controls = transcript_controls(shown, self.show_prompts, self.t)
+        self.transcript.controls = transcript_controls(shown, self.show_prompts, self.t, self.images)
         self._render_pending(pending)
 
     def _render_pending(self, pending: Exchange | None) -> None:
@@ -286,6 +287,12 @@ class Console:
     def _on_prompts(self, _event: ft.Event) -> None:
         self.show_prompts = bool(self.prompts.value)
         self.render_selected()
+
+    def _image_loaded(self, _url: str) -> None:
+        """The operator asked for a remote image: show it wherever it appears."""
+        self.render_selected()
+        if self.transcript.page is not None:
+            self.transcript.page.update()
 
     def close(self) -> None:
         for typing in self._typing.values():

@@ -5,7 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import flet as ft
 
@@ -32,23 +37,188 @@ def _code(text: str) -> ft.Control:
     return ft.Markdown(f"```\n{text}\n```", selectable=True)
 
 
-def content_controls(content: Any, t: Translator) -> list[ft.Control]:
+# -- images: remote ones wait for a click ---------------------------------------------------------
+# Fetching a participant's image URL tells its host that (and when, and from where) the message was
+# read, and can carry anything the URL encodes: a web bug. So nothing remote is fetched until the
+# operator asks for it; data: images are already here and show at once.
+
+
+@dataclass
+class RemoteImages:
+    """The remote image URLs this window's operator chose to load."""
+
+    loaded: set[str] = field(default_factory=set)
+    on_load: Callable[[str], None] | None = None
+
+    def load(self, url: str) -> None:
+        self.loaded.add(url)
+        if self.on_load is not None:
+            self.on_load(url)
+
+
+def is_remote(url: str) -> bool:
+    return urlsplit(url.strip()).scheme.lower() in ("http", "https")
+
+
+def image_host(url: str) -> str:
+    """Where a URL points, as the browser would go: userinfo dropped, port kept."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname or "?", parts.port
+    except ValueError:
+        return "?"
+    return f"{host}:{port}" if port else host
+
+
+def image_control(url: str, alt: str, t: Translator, images: RemoteImages) -> ft.Control:
+    if url.startswith("data:") or url in images.loaded:
+        return ft.Image(src=image_source(url), width=280, fit=ft.BoxFit.CONTAIN, border_radius=6,
+                        semantics_label=alt or t("image"),
+                        error_content=ft.Text(t("image_failed", host=image_host(url)), size=12))
+    if not is_remote(url):  # file:, blob:, relative: nothing a browser here should try
+        return ft.Text(t("image_placeholder", alt=alt or t("image"), host=url[:80]), size=12, italic=True)
+    return ft.OutlinedButton(t("image_load", host=image_host(url)), icon=ft.Icons.IMAGE_OUTLINED,
+                             tooltip=url[:300], on_click=lambda _event: images.load(url))
+
+
+_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
+_ALT = r"((?:\\.|[^\[\]\\]|\[(?:\\.|[^\[\]\\])*\])*)"
+_INLINE_IMAGE = re.compile(
+    r"!\[" + _ALT + r"\]\(\s*(<[^<>\n]*>|(?:\\.|[^\s()\\]|\((?:\\.|[^\s()\\])*\))*)"
+    r"(?:\s+(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?\s*\)")
+_REFERENCE_IMAGE = re.compile(r"!\[" + _ALT + r"\](?:\[((?:\\.|[^\[\]\\])*)\])?")
+_DEFINITION = re.compile(r"^ {0,3}\[((?:\\.|[^\[\]\\])+)\]:[ \t]*\n?[ \t]*(<[^<>\n]*>|\S+)", re.MULTILINE)
+
+
+def _label(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _destination(raw: str) -> str:
+    raw = raw[1:-1] if raw.startswith("<") and raw.endswith(">") else raw
+    return re.sub(r"\\([" + re.escape(string.punctuation) + "])", r"\1", raw)
+
+
+def _escape(text: str) -> str:
+    return _PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
+
+
+def _split_code(text: str) -> list[tuple[bool, str]]:
+    """(is_code, piece) in order: fenced blocks and code spans, where Markdown makes no images."""
+    pieces: list[tuple[bool, str]] = []
+    prose: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines(keepends=True):
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            pieces.append((False, "".join(prose)))
+            prose, fence = [line], opening.group(1)
+        elif fence is not None:
+            prose.append(line)
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
+                    and not line.strip()[len(opening.group(1)):].strip():
+                pieces.append((True, "".join(prose)))
+                prose, fence = [], None
+        else:
+            prose.append(line)
+    pieces.append((fence is not None, "".join(prose)))
+    out: list[tuple[bool, str]] = []
+    for is_code, piece in pieces:
+        if is_code:
+            out.append((True, piece))
+            continue
+        last = 0
+        for span in _CODE_SPAN.finditer(piece):
+            out += [(False, piece[last:span.start()]), (True, span.group(0))]
+            last = span.end()
+        out.append((False, piece[last:]))
+    return [(is_code, piece) for is_code, piece in out if piece]
+
+
+def _gate_prose(text: str, definitions: dict[str, str], t: Translator,
+                found: list[tuple[str, str]]) -> str:
+    """Every `![` either becomes a placeholder (its image noted in `found`) or loses its power
+    (`!\\[` renders as the same two characters): no image syntax reaches the renderer."""
+    out: list[str] = []
+    index = 0
+    while (start := text.find("![", index)) >= 0:
+        out.append(text[index:start])
+        if _escaped(text, start):  # `\![`: an escaped `!` and a link, never an image
+            out.append("![")
+            index = start + 2
+            continue
+        image = _image_at(text, start, definitions)
+        if image is None:
+            out.append("!\\[")
+            index = start + 2
+            continue
+        alt, url, end = image
+        found.append((alt, url))
+        host = image_host(url) if is_remote(url) else "data"
+        out.append("*\\[" + _escape(t("image_placeholder", alt=alt or t("image"), host=host)) + "\\]*")
+        index = end
+    out.append(text[index:])
+    return "".join(out)
+
+
+def _escaped(text: str, index: int) -> bool:
+    """An odd run of backslashes before `index` escapes it (counted back, not by slicing: a
+    message can hold many thousands of `![`)."""
+    start = index
+    while index > 0 and text[index - 1] == "\\":
+        index -= 1
+    return (start - index) % 2 == 1
+
+
+def _image_at(text: str, start: int, definitions: dict[str, str]) -> tuple[str, str, int] | None:
+    inline = _INLINE_IMAGE.match(text, start)
+    if inline:
+        return inline.group(1), _destination(inline.group(2)), inline.end()
+    reference = _REFERENCE_IMAGE.match(text, start)
+    if reference:
+        label = reference.group(2) or reference.group(1)
+        url = definitions.get(_label(label))
+        if url is not None:
+            return reference.group(1), url, reference.end()
+    return None
+
+
+def gate_markdown(text: str, t: Translator) -> tuple[str, list[tuple[str, str]]]:
+    """The text with its images replaced by placeholders, and those images as (alt, url)."""
+    definitions: dict[str, str] = {}
+    for match in _DEFINITION.finditer(text):
+        definitions.setdefault(_label(match.group(1)), _destination(match.group(2)))
+    found: list[tuple[str, str]] = []
+    gated = "".join(piece if is_code else _gate_prose(piece, definitions, t, found)
+                    for is_code, piece in _split_code(text))
+    return gated, found
+
+
+def markdown_controls(text: str, t: Translator, images: RemoteImages) -> list[ft.Control]:
+    gated, found = gate_markdown(text, t)
+    controls: list[ft.Control] = [
+        ft.Markdown(gated, selectable=True, extension_set=ft.MarkdownExtensionSet.GITHUB_WEB)]
+    return controls + [image_control(url, alt, t, images) for alt, url in found]
+
+
+def content_controls(content: Any, t: Translator, images: RemoteImages | None = None) -> list[ft.Control]:
+    images = images if images is not None else RemoteImages()
     if content is None:
         return []
     if isinstance(content, str):
-        return [ft.Markdown(content, selectable=True, extension_set=ft.MarkdownExtensionSet.GITHUB_WEB)]
+        return markdown_controls(content, t, images)
     controls: list[ft.Control] = []
     for part in content if isinstance(content, list) else []:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
         if kind == "text":
-            controls.append(ft.Markdown(str(part.get("text", "")), selectable=True,
-                                        extension_set=ft.MarkdownExtensionSet.GITHUB_WEB))
+            controls += markdown_controls(str(part.get("text", "")), t, images)
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
-            controls.append(ft.Image(src=image_source(url), width=280, fit=ft.BoxFit.CONTAIN,
-                                     semantics_label=t("image"), border_radius=6))
+            controls.append(image_control(url, "", t, images))
         else:
             controls.append(_code(json.dumps(part, ensure_ascii=False, indent=1)[:2000]))
     return controls
@@ -75,13 +245,15 @@ _BUBBLE = {
 }
 
 
-def message_control(message: dict[str, Any], t: Translator) -> ft.Control:
+def message_control(message: dict[str, Any], t: Translator,
+                    images: RemoteImages | None = None) -> ft.Control:
     role = str(message.get("role", "user"))
     color, align = _BUBBLE.get(role, (ft.Colors.GREY_200, ft.CrossAxisAlignment.START))
     title = t(f"role_{role}") if f"role_{role}" in _ROLE_KEYS else role
     if message.get("name"):
         title += f" ({message['name']})"
-    body = content_controls(message.get("content"), t) + tool_call_controls(message.get("tool_calls"), t)
+    body = content_controls(message.get("content"), t, images) + \
+        tool_call_controls(message.get("tool_calls"), t)
     bubble = ft.Container(
         content=ft.Column([ft.Text(title, size=11, color=ft.Colors.GREY_700), *body], spacing=2, tight=True),
         bgcolor=color,
@@ -95,7 +267,8 @@ def message_control(message: dict[str, Any], t: Translator) -> ft.Control:
 _ROLE_KEYS = {f"role_{role}" for role in ("system", "developer", "user", "assistant", "tool")}
 
 
-def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Translator) -> list[ft.Control]:
+def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Translator,
+                        images: RemoteImages | None = None) -> list[ft.Control]:
     """The latest request's history (it holds the whole thread as the client sees it) and what
     happened to it."""
     if exchange is None:
@@ -105,13 +278,13 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
     if len(messages) > MAX_SHOWN:
         controls.append(ft.Text(t("earlier_hidden", count=len(messages) - MAX_SHOWN), italic=True))
         messages = messages[-MAX_SHOWN:]
-    controls += [message_control(message, t) for message in messages]
+    controls += [message_control(message, t, images) for message in messages]
     if exchange.side_request:
         controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.GREY_200))
     if exchange.regenerate_of:
         controls.append(_banner(t("regenerate"), ft.Colors.PURPLE_50))
     if exchange.state is ExchangeState.DONE:
-        controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t))
+        controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t, images))
     elif exchange.state is ExchangeState.ABANDONED:
         controls.append(_banner(t("abandoned"), ft.Colors.ORANGE_50))
     elif exchange.state in (ExchangeState.FAILED, ExchangeState.TIMED_OUT):
