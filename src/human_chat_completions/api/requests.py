@@ -11,6 +11,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from human_chat_completions.api.errors import APIError, validation_error
+from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.api.wire import ChatCompletionRequest
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
@@ -64,16 +65,7 @@ def _too_large(limit: int) -> APIError:
 
 def parse_chat_request(body: bytes) -> tuple[dict[str, Any], ChatCompletionRequest]:
     """The body as sent (kept for the log) and its validated form."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(
-            400,
-            "We could not parse the JSON body of your request. Send valid JSON.",
-            code="invalid_json",
-        ) from None
-    if not isinstance(payload, dict):
-        raise APIError(400, "The request body must be a JSON object.", code="invalid_json")
+    payload = load_json_object(body)
     if "messages" not in payload:
         raise APIError(400, "Missing required parameter: 'messages'.", param="messages",
                        code="missing_required_parameter")

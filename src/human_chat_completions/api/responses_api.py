@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from human_chat_completions.api import requests, responses, wire
 from human_chat_completions.api.errors import NO_RETRY, APIError, validation_error
+from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 
@@ -53,13 +54,7 @@ class ResponsesRequest(BaseModel):
 
 
 def parse_request(body: bytes) -> tuple[dict[str, Any], ResponsesRequest]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(400, "We could not parse the JSON body of your request. Send valid JSON.",
-                       code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise APIError(400, "The request body must be a JSON object.", code="invalid_json")
+    payload = load_json_object(body)
     if "input" not in payload:
         raise APIError(400, "Missing required parameter: 'input'.", param="input",
                        code="missing_required_parameter")
