@@ -2,7 +2,8 @@
 
 Every writer takes complete records (`queries.record`), which never hold an API key, and writes
 text. The training formats flatten content parts to their text; only `jsonl` keeps the request as
-the client sent it.
+the client sent it. CSV cells that a spreadsheet would run as a formula get a leading `'`; the
+JSON formats keep every text exactly as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from human_chat_completions.store.queries import chosen_draft, response_seconds
 Record = dict[str, Any]
 
 KTO_THRESHOLD = 0.3
+# A cell starting like this is a formula to Excel, LibreOffice and Sheets (OWASP: CSV injection);
+# a participant's text could otherwise make the researcher's spreadsheet open links or run DDE.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id", "conversation_id", "participant", "received_at", "done_at", "outcome", "mode", "author",
     "model", "user_input", "final", "draft", "drafts", "edit_distance", "response_seconds",
@@ -144,7 +148,18 @@ def sharegpt_rows(records: Iterable[Record], **_: Any) -> Iterator[Record]:
             yield {"conversations": [turn for m in messages for turn in _sharegpt_turns(m)]}
 
 
+def csv_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, prefixed with `'` so it shows as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_row(record: Record) -> dict[str, Any]:
+    return {column: csv_cell(value) for column, value in _csv_values(record).items()}
+
+
+def _csv_values(record: Record) -> dict[str, Any]:
     chosen = chosen_draft(record)
     seconds = response_seconds(record)
     return {
