@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from human_chat_completions.core.authorship import author_of
 from human_chat_completions.core.conversation import Conversation, ConversationIndex
 from human_chat_completions.core.drafts import DraftBook, edit_distance
 from human_chat_completions.core.events import (
@@ -32,17 +33,6 @@ class ExchangeClosedError(Exception):
     def __init__(self, exchange: Exchange) -> None:
         super().__init__(f"exchange {exchange.id} is {exchange.state.value}")
         self.exchange = exchange
-
-
-def final_author(exchange: Exchange, sender: Author) -> Author:
-    """Who wrote a finished reply: an auto reply someone took over, a copilot draft sent as is or
-    edited, or the sender (a human whose drafts, if any, were discarded)."""
-    if exchange.author in (Author.AUTO_TAKEOVER, Author.AUTO) and sender is not Author.AUTO:
-        return Author.AUTO_TAKEOVER
-    chosen = exchange.chosen_draft
-    if sender is Author.HUMAN and chosen is not None:
-        return Author.COPILOT if chosen.text.strip() == exchange.reply.text.strip() else Author.EDITED
-    return sender
 
 
 class Switchboard:
@@ -159,7 +149,8 @@ class Switchboard:
             self._replying(exchange)
             self.events.publish(ReplyDelta(exchange, text))
         if done:
-            exchange.author = final_author(exchange, author)
+            exchange.author = author_of(exchange.author, author, done=True,
+                                        chosen=exchange.chosen_draft, reply=exchange.reply.text)
             exchange.reply.close(finish_reason)
             self._close(exchange, ExchangeState.DONE)
         return exchange
@@ -175,8 +166,7 @@ class Switchboard:
         exchange = self.exchanges[exchange_id]
         if not exchange.state.open:
             raise ExchangeClosedError(exchange)
-        if exchange.author is None or (exchange.author is Author.AUTO and author is not Author.AUTO):
-            exchange.author = Author.AUTO_TAKEOVER if exchange.author is Author.AUTO else author
+        exchange.author = author_of(exchange.author, author)
         return exchange
 
     def _replying(self, exchange: Exchange) -> None:
