@@ -27,8 +27,12 @@ PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default
 DataDirOption = Annotated[
     Path | None, typer.Option(help="Folder for the exchange log (or HCC_DATA_DIR).")
 ]
+# argv is visible to every user of the machine (ps, /proc): the variable is the safer way in.
 TokenOption = Annotated[
-    str | None, typer.Option(help="Operator API token (or HCC_OPERATOR_TOKEN); default: generated.")
+    str | None,
+    typer.Option(help="Operator API token. Prefer setting HCC_OPERATOR_TOKEN instead: other users "
+                 "of this computer can see command-line options (e.g. with ps). Default: "
+                 "generated once and kept, owner-only, in the config folder."),
 ]
 
 

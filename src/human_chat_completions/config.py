@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import secrets
+import stat
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -120,21 +122,74 @@ def settings_path() -> Path:
 
 
 def load_settings() -> Settings:
+    """The saved settings, or the defaults. A file that cannot be read or holds no valid settings
+    is moved aside first (with a warning naming where), so that a later Save cannot destroy it."""
     path = settings_path()
     try:
         return Settings.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Settings()
-    except (ValidationError, ValueError):
-        # A broken settings file must not keep a study from starting; say so and use defaults.
-        log.warning("settings file %s is unreadable; using defaults", path)
+    except (OSError, ValidationError, ValueError) as error:
+        # A broken settings file must not keep a study from starting: keep it, say so, go on.
+        kept = _move_aside(path)
+        if kept is None:
+            log.warning("settings file %s is unusable (%s); using defaults", path, _problem(error))
+        else:
+            log.warning("settings file %s is unusable (%s); moved it to %s and using defaults. "
+                        "Fix that file and move it back to use it.", path, _problem(error), kept)
         return Settings()
 
 
+def _problem(error: Exception) -> str:
+    """One line on what is wrong, without the file's content (it may hold client keys)."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(map(str, first['loc'])) or 'file'}: {first['msg']}"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(error)
+
+
+def _move_aside(path: Path) -> Path | None:
+    """Rename `path` to `<name>.broken-<YYYYmmdd-HHMMSS>` (numbered if that exists); None if it
+    cannot be moved."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, number = path.with_name(f"{path.name}.broken-{stamp}"), 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.broken-{stamp}-{number}")
+    try:
+        path.rename(target)
+    except OSError as error:
+        log.warning("could not move the unusable settings file %s aside: %s", path, error)
+        return None
+    return target
+
+
 def save_settings(settings: Settings) -> None:
-    path = settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings.model_dump(mode="json"), indent=2), encoding="utf-8")
+    write_private(settings_path(), json.dumps(settings.model_dump(mode="json"), indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner only (0600), atomically.
+
+    The text goes to a temporary file created with that mode in the same folder (so no other
+    user can read it even for a moment, whatever the umask), reaches the disk, then takes the
+    file's place: a crash leaves the old file or the new one, never half of one.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(temp, flags, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(text.encode("utf-8"))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def operator_token(explicit: str | None = None) -> tuple[str, Path]:
@@ -146,9 +201,18 @@ def operator_token(explicit: str | None = None) -> tuple[str, Path]:
     if path.exists():
         stored = path.read_text(encoding="utf-8").strip()
         if stored:
+            _owner_only(path)
             return stored, path
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    path.write_text(token, encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, token)
     return token, path
+
+
+def _owner_only(path: Path) -> None:
+    """A token file from an older version (or copied in by hand) may be readable by others."""
+    try:
+        if os.name != "nt" and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+            log.warning("%s was readable by other users; it is now readable by its owner only", path)
+    except OSError as error:
+        log.warning("could not make %s readable by its owner only: %s", path, error)

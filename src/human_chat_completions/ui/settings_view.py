@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from human_chat_completions import secrets
 from human_chat_completions.config import Settings, save_settings
-from human_chat_completions.copilot.profiles import Profile, default_profile
+from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 from human_chat_completions.core import Mode
 from human_chat_completions.ui.i18n import Translator
 
@@ -32,6 +32,7 @@ class SettingsView:
         self.on_saved = on_saved
         self.on_key_changed = on_key_changed
         profile = default_profile(settings.profiles, settings.default_profile)
+        self.shown_profile = profile
         self.profile_name = ft.TextField(label=t("profile_name"), width=260,
                                          value=profile.name if profile else "")
         self.profile_url = ft.TextField(label=t("profile_base_url"), width=400,
@@ -135,6 +136,7 @@ class SettingsView:
         # The running server shares this object: most settings apply at once.
         for name in {*changes, "profiles", "default_profile"}:
             setattr(self.settings, name, getattr(updated, name))
+        self.shown_profile = default_profile(self.settings.profiles, self.settings.default_profile)
         self.message.value = self.t("settings_saved")
         self.message.color = ft.Colors.GREEN_700
         self.on_saved()
@@ -144,13 +146,20 @@ class SettingsView:
         self.message.color = ft.Colors.RED_700
 
     def _profile_changes(self) -> dict:
-        """The default copilot profile as edited here; blank name and URL mean none."""
+        """The default copilot profile as edited here; blank name and URL mean none.
+
+        Only the fields shown here change: the rest (key_env, temperature, max_tokens, timeout,
+        stream_usage) come from the profile of that name, or else the one this page showed.
+        """
         name = (self.profile_name.value or "").strip()
         url = (self.profile_url.value or "").strip()
         if not name and not url:
             return {}
-        profile = Profile(name=name, base_url=url, model=(self.profile_model.value or "").strip(),
-                          instruction=self.profile_instruction.value or "")
+        shown = {"name": name, "base_url": url, "model": (self.profile_model.value or "").strip(),
+                 "instruction": self.profile_instruction.value or ""}
+        base = find_profile(self.settings.profiles, name) or self.shown_profile
+        # Validated, not model_copy(update=...): that would skip the name and URL checks.
+        profile = Profile.model_validate({**(base.model_dump() if base else {}), **shown})
         others = [p for p in self.settings.profiles if p.name != profile.name]
         return {"profiles": [profile.model_dump(), *[p.model_dump() for p in others]],
                 "default_profile": profile.name}
