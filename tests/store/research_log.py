@@ -125,9 +125,9 @@ def build(data_dir: Path) -> dict[str, str]:
         # A: the operator answers by hand, after being shown the request and typing.
         ids["human"], wait = study.send(history, p1)
         exchange = core.switchboard.get(ids["human"])
-        core.call(core.switchboard.drafts.mark_shown, exchange, "op-session-1")
-        core.call(core.switchboard.drafts.mark_keystroke, exchange, "live")
-        core.call(core.switchboard.drafts.annotate, exchange, "greeting", "warmup")
+        core.call(core.switchboard.mark_shown, exchange.id, "op-session-1")
+        core.call(core.switchboard.mark_first_keystroke, exchange.id, "live")
+        core.call(core.switchboard.annotate, exchange.id, "greeting", "warmup")
         operator.reply(ids["human"], "Hi! How can I help?").raise_for_status()
         wait()
         study.set_mode(ids["human"], "copilot")

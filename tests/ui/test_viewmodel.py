@@ -87,10 +87,10 @@ def test_side_requests_are_dimmed_and_do_not_hide_the_participants_words():
     real = ask(board, "p1", "What should I cook?")
     board.reply(real.id, "Pasta.", done=True)
     title = ask(board, "p1", "### Task: Generate a concise title")
-    title.side_request = "openwebui-title"
+    board.mark_side_request(title.id, "openwebui-title")
     board.reply(title.id, '{"title": "Cooking"}', done=True)
     only_side = ask(board, "p2", "### Task: Generate 1-3 broad tags")
-    only_side.side_request = "openwebui-tags"
+    board.mark_side_request(only_side.id, "openwebui-tags")
     board.reply(only_side.id, "{}", done=True)
     rows = {row.label: row for row in OperatorState().rows(board)}
     assert rows["p1"].preview == "What should I cook?" and not rows["p1"].side_only

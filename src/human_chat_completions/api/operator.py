@@ -204,7 +204,7 @@ async def note(request: Request, exchange_id: str, body: NoteBody) -> dict[str, 
     """The operator's note and tag on an exchange (e.g. a dialogue act), at any time."""
     switchboard = _switchboard(request)
     exchange = _exchange(switchboard, exchange_id)
-    switchboard.drafts.annotate(exchange, body.note, body.tag)
+    switchboard.annotate(exchange.id, body.note, body.tag)
     return exchange_json(exchange, switchboard)
 
 

@@ -89,7 +89,7 @@ class Copilot:
                                 self.settings.builtin_side_request_rules)
         rule = find_side_request(exchange.messages, rules)
         if rule is not None and rule.action != "operator":
-            exchange.side_request = rule.name
+            self.switchboard.mark_side_request(exchange.id, rule.name)
             if rule.action == "canned":
                 self.switchboard.reply(exchange.id, rule.reply, done=True, author=Author.AUTO)
                 return
@@ -119,8 +119,7 @@ class Copilot:
             task.cancel()
 
     def _notice(self, exchange: Exchange, code: str, message: str) -> None:
-        exchange.notice, exchange.notice_code = message, code
-        self.switchboard.events.publish(ExchangeChanged(exchange))
+        self.switchboard.set_notice(exchange.id, message, code)
 
     # -- drafts -----------------------------------------------------------------------------------
 
@@ -187,9 +186,7 @@ class Copilot:
         if task is None or task.done():
             return False
         task.cancel()
-        exchange = self.switchboard.get(exchange_id)
-        exchange.author = Author.AUTO  # whoever finishes it, the record says auto+takeover
-        self._notice(exchange, "taken_over", "Taken over: finish the reply by hand.")
+        self.switchboard.take_over(exchange_id)
         return True
 
     # -- operator away ----------------------------------------------------------------------------

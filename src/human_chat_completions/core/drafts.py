@@ -1,4 +1,4 @@
-"""Copilot drafts and the operator's bookkeeping on an exchange (shown, first keystroke, note)."""
+"""Copilot drafts on an exchange: streamed in, finished, chosen; and how much a chosen one was edited."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def edit_distance(a: str, b: str) -> int:
 
 
 class DraftBook:
-    """Records drafts and operator timings on exchanges and announces each change."""
+    """Records copilot drafts on exchanges, and the operator's choice among them, announcing each change.
+
+    Owned by the switchboard (`switchboard.drafts`): drafts are part of the exchange it writes.
+    """
 
     def __init__(self, events: EventBus) -> None:
         self.events = events
@@ -64,20 +67,4 @@ class DraftBook:
     def choose(self, exchange: Exchange, draft_id: str | None) -> None:
         """The operator took this draft into the editor (None: discarded all drafts)."""
         exchange.chosen_draft_id = draft_id
-        self.events.publish(ExchangeChanged(exchange))
-
-    def mark_shown(self, exchange: Exchange, operator_session: str) -> None:
-        if exchange.shown_at is None:
-            exchange.shown_at = time.time()
-            exchange.operator_session = operator_session
-            self.events.publish(ExchangeChanged(exchange))
-
-    def mark_keystroke(self, exchange: Exchange, delivery_style: str) -> None:
-        if exchange.first_keystroke_at is None:
-            exchange.first_keystroke_at = time.time()
-            exchange.delivery_style = delivery_style
-            self.events.publish(ExchangeChanged(exchange))
-
-    def annotate(self, exchange: Exchange, note: str | None, tag: str | None) -> None:
-        exchange.note, exchange.tag = note, tag
         self.events.publish(ExchangeChanged(exchange))

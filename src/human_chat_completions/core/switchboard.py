@@ -205,10 +205,64 @@ class Switchboard:
         self.events.publish(ExchangeClosed(exchange))
         self.requests.admit(exchange)  # after the listeners: they may still read it at once
 
+    # -- what the operator and the copilot record on an exchange ---------------------------------
+
+    def mark_shown(self, exchange_id: str, operator_session: str) -> Exchange:
+        """An operator window showed the request; the first window to do so is the one recorded."""
+        exchange = self.exchanges[exchange_id]
+        if exchange.shown_at is None:
+            exchange.shown_at, exchange.operator_session = time.time(), operator_session
+            self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def mark_first_keystroke(self, exchange_id: str, delivery_style: str) -> Exchange:
+        """The operator started typing the reply (only the first keystroke is recorded), and how
+        the reply is to be delivered: `live` or `paced`."""
+        exchange = self.exchanges[exchange_id]
+        if exchange.first_keystroke_at is None:
+            exchange.first_keystroke_at, exchange.delivery_style = time.time(), delivery_style
+            self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def annotate(self, exchange_id: str, note: str | None, tag: str | None) -> Exchange:
+        """The operator's research note and tag (e.g. a dialogue act), at any time."""
+        exchange = self.exchanges[exchange_id]
+        exchange.note, exchange.tag = note, tag
+        self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def mark_side_request(self, exchange_id: str, rule_name: str) -> Exchange:
+        """A chat app's own request (a title, tags…), recognised by the named rule."""
+        exchange = self.exchanges[exchange_id]
+        exchange.side_request = rule_name
+        self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def set_notice(self, exchange_id: str, message: str, code: str) -> Exchange:
+        """Tell the operator something about this exchange: `message` in English for the API and
+        the log, `code` for the window to say in its own language."""
+        exchange = self.exchanges[exchange_id]
+        exchange.notice, exchange.notice_code = message, code
+        self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def take_over(self, exchange_id: str) -> Exchange:
+        """The operator stops an auto answer (the caller stops the LLM): what was sent stays, and
+        whoever finishes the reply, it is recorded as auto+takeover."""
+        exchange = self.exchanges[exchange_id]
+        # The LLM had the reply even if it wrote nothing yet: author_of turns the next writer into
+        # a take-over.
+        exchange.author = Author.AUTO
+        return self.set_notice(exchange_id, "Taken over: finish the reply by hand.", "taken_over")
+
     # -- conversations --------------------------------------------------------------------------
 
     def conversation(self, conversation_id: str) -> Conversation:
         return self.conversations.conversations[conversation_id]
+
+    def set_default_mode(self, mode: Mode) -> None:
+        """The mode new conversations start in (settings announce the change themselves)."""
+        self.conversations.default_mode = mode
 
     def set_mode(self, conversation_id: str, mode: Mode) -> Conversation:
         conversation = self.conversations.conversations[conversation_id]

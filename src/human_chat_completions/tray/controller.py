@@ -303,7 +303,7 @@ class ServerController:
     async def _set_default_mode(self, mode: Mode) -> None:
         self.settings.default_mode = mode
         if self.runtime is not None:
-            self.runtime.switchboard.conversations.default_mode = mode
+            self.runtime.switchboard.set_default_mode(mode)
         config.save_settings(self.settings)
         log.info("default mode for new conversations: %s", mode.value)
         self._changed()

@@ -105,11 +105,11 @@ class OperatorWindow:
     def open_console(self) -> None:
         t = self._translator()
         previous = self.console
+        # A language change rebuilds the widgets; the operator's state carries over.
         console = Console(self.switchboard, self.settings, t, session_id=self._session_id(),
-                          copilot=self.copilot)
+                          copilot=self.copilot, state=previous.state if previous else None)
         if previous is not None:
-            # A language change rebuilds the widgets; the operator's state carries over.
-            console.state, console.editor.value = previous.state, previous.editor.value
+            console.editor.value = previous.editor.value
             console.show_prompts = previous.show_prompts
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
@@ -152,7 +152,7 @@ class OperatorWindow:
         return str(getattr(session, "id", "") or "")
 
     def _on_settings_saved(self) -> None:
-        self.switchboard.conversations.default_mode = self.settings.default_mode
+        self.switchboard.set_default_mode(self.settings.default_mode)
         self._apply_theme()
         self.open_console()
 

@@ -21,13 +21,14 @@ class Console:
     """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
 
     def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator,
-                 session_id: str = "", copilot: CopilotActions | None = None) -> None:
+                 session_id: str = "", copilot: CopilotActions | None = None,
+                 state: OperatorState | None = None) -> None:
         self.switchboard = switchboard
         self.copilot = copilot
         self.session_id = session_id
         self.settings = settings
         self.t = t
-        self.state = OperatorState()
+        self.state = state if state is not None else OperatorState()
         self.show_prompts = False
         self._typing: dict[str, LiveTyping] = {}
         self._sending: set[asyncio.Task] = set()
@@ -202,7 +203,7 @@ class Console:
         conversation = self.switchboard.conversation(conversation_id)
         pending = open_exchange(self.switchboard, conversation)
         if pending is not None:
-            self.switchboard.drafts.mark_shown(pending, self.session_id)
+            self.switchboard.mark_shown(pending.id, self.session_id)
             if not self.editor.value.startswith(pending.reply.text):
                 self.editor.value = pending.reply.text
         self.render()
@@ -234,7 +235,7 @@ class Console:
         pending = self._pending()
         if pending is None:
             return
-        self.switchboard.drafts.mark_keystroke(pending, self._style(pending))
+        self.switchboard.mark_first_keystroke(pending.id, self._style(pending))
         if self._style(pending) != "live":
             return
         kept = self._live(pending).update(text)
@@ -257,7 +258,7 @@ class Console:
             return
         tag, note = (self.tag.value or "").strip(), (self.annotation.value or "").strip()
         if tag or note:
-            self.switchboard.drafts.annotate(pending, note or None, tag or None)
+            self.switchboard.annotate(pending.id, note or None, tag or None)
             self.tag.value = self.annotation.value = ""
         if self._style(pending) == "live":
             self._live(pending).send(text)
