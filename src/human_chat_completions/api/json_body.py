@@ -32,7 +32,9 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(text)
     except RecursionError:
-        # The C parser gives up after about a thousand levels; which field is it?
+        # Parsing first is safe: CPython's parser counts its depth against the recursion limit
+        # and stops near a thousand levels, far from the end of a thread's stack. Only the
+        # depth past MAX_DEPTH but under that limit is left for the walk below.
         raise _too_deep(_deep_field(text)) from None
     except ValueError:
         raise _invalid("We could not parse the JSON body of your request. Send valid JSON.") from None
