@@ -78,7 +78,9 @@ def windows_command(command: list[str]) -> str:
 
 
 def _windows_set(enabled: bool, command: list[str]) -> None:
-    import winreg  # type: ignore[import-not-found]
+    if sys.platform != "win32":  # also tells the type checker where winreg exists
+        raise RuntimeError("the Run key exists only on Windows")
+    import winreg
 
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
         if enabled:
@@ -91,7 +93,9 @@ def _windows_set(enabled: bool, command: list[str]) -> None:
 
 
 def _windows_enabled() -> bool:
-    import winreg  # type: ignore[import-not-found]
+    if sys.platform != "win32":
+        return False
+    import winreg
 
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:

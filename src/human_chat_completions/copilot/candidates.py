@@ -47,7 +47,7 @@ class Candidate:
             raise StopAsyncIteration
         if isinstance(item, UpstreamError):
             raise item
-        return item  # type: ignore[no-any-return]
+        return item
 
     @property
     def done(self) -> bool:

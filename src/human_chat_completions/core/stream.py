@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class ReplyStream:
     """
 
     def __init__(self) -> None:
-        self._pieces: list[str | dict] = []
+        self._pieces: list[str | dict[str, Any]] = []
         self._changed = asyncio.Event()
         self.finish_reason: str | None = None
         self.error: StreamError | None = None
@@ -33,9 +34,9 @@ class ReplyStream:
         return "".join(piece for piece in self._pieces if isinstance(piece, str))
 
     @property
-    def tool_calls(self) -> list[dict]:
+    def tool_calls(self) -> list[dict[str, Any]]:
         """Tool-call deltas (as an upstream LLM streamed them) merged into whole calls."""
-        calls: dict[int, dict] = {}
+        calls: dict[int, dict[str, Any]] = {}
         for piece in self._pieces:
             if not isinstance(piece, dict):
                 continue
@@ -60,7 +61,7 @@ class ReplyStream:
             self._pieces.append(text)
             self._wake()
 
-    def write_delta(self, delta: dict) -> None:
+    def write_delta(self, delta: dict[str, Any]) -> None:
         """A non-text delta passed through as is (tool calls from an upstream LLM)."""
         if self.closed:
             raise RuntimeError("reply stream is closed")
@@ -81,7 +82,7 @@ class ReplyStream:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def pieces(self, keepalive: float | None = None) -> AsyncIterator[str | dict | None]:
+    async def pieces(self, keepalive: float | None = None) -> AsyncIterator[str | dict[str, Any] | None]:
         """Yield written pieces in order; yield None after `keepalive` seconds of silence.
 
         Ends when the stream is closed or failed; the caller reads `finish_reason` / `error` then.

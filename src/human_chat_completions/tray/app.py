@@ -94,10 +94,12 @@ class TrayApp:
     def __init__(self, controller: ServerController, pystray_module: Any = None,
                  open_window: Callable[[str], None] | None = None) -> None:
         if pystray_module is None:
-            import pystray as pystray_module
+            import pystray
+
+            pystray_module = pystray
         self.pystray = pystray_module
         self.controller = controller
-        self.open_window_with = open_window or controller.open_window
+        self.open_window_with: Callable[[str], None] = open_window or controller.open_window
         self._dirty = threading.Event()
         self._closing = False
         self._refresher: threading.Thread | None = None

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from human_chat_completions import config
 from human_chat_completions.app_log import loop_exception_handler
@@ -26,6 +26,9 @@ from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeC
 from human_chat_completions.core.exchange import Mode
 from human_chat_completions.instance import connect_host, healthy
 from human_chat_completions.notify import Notifier, first_words
+
+if TYPE_CHECKING:  # the server module pulls in uvicorn and FastAPI: only when the server starts
+    from human_chat_completions.server import Runtime, Server
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +73,21 @@ class ServerController:
         self.token = token
         self.with_ui = with_ui
         if open_window is None:
-            from human_chat_completions.ui.launch import open_operator_window as open_window
-        self.open_window = open_window
+            from human_chat_completions.ui.launch import open_operator_window
+
+            open_window = open_operator_window
+        self.open_window: Callable[[str], None] = open_window
         self.notifier = notifier or Notifier(lambda: self.settings.notifications, icon_path)
         self.loop = asyncio.new_event_loop()
         self.state: State = "stopped"
         self.error: str | None = None
         self.host = settings.host
         self.port = settings.port
-        self.runtime = None
+        self.runtime: Runtime | None = None
         self.listeners: list[Callable[[], None]] = []
         self.on_started: list[Callable[[str, int], None]] = []
         self._open: set[str] = set()
-        self._server = None
+        self._server: Server | None = None
         self._serve_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._last_auto_open = 0.0

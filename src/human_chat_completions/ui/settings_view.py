@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import flet as ft
 from pydantic import ValidationError
@@ -107,7 +108,7 @@ class SettingsView:
         )
 
     def _save(self, _event: ft.Event) -> None:
-        changes = {
+        changes: dict[str, Any] = {
             "port": self.port.value,
             "default_mode": self.default_mode.value,
             "delivery_style": self.delivery.value,
