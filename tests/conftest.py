@@ -16,10 +16,20 @@ SYSTEM_PARTS = {
 }
 
 
+# Folders whose every test carries a marker; browser, packaging and compat tests are also slow.
+FOLDER_MARKERS = {"compat": "compat", "packaging": "packaging"}
+SLOW_MARKERS = ("browser", "compat", "packaging")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+        folder = item.path.parent.name
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
         for marker, (available, reason) in SYSTEM_PARTS.items():
             if item.get_closest_marker(marker) and not available():
                 item.add_marker(pytest.mark.skip(reason=reason))

@@ -9,10 +9,12 @@ import sys
 
 import httpx
 import openai
+import pytest
 
 from tests.support import free_port, wait_until
 
 
+@pytest.mark.slow
 def test_hcc_serve_runs_headless_and_reports_its_addresses(tmp_path):
     port = free_port()
     env = {**os.environ, "HCC_CONFIG_DIR": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1"}
@@ -51,6 +53,7 @@ def _up(base: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_plain_hcc_opens_the_operator_window_in_the_browser(tmp_path):
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "fake-browser.sh"

@@ -19,6 +19,7 @@ from tests.fakes.upstream import FakeUpstream
 from tests.support import Operator, RunningServer, wait_until
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "proc"])
 def test_unusable_data_folder_is_a_clear_message_not_a_crash(tmp_path, where):
     data = tmp_path / "not-a-folder" if where == "file" else Path("/proc/hcc-cannot-write-here")

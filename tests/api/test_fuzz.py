@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,7 @@ BODY = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODY)
+@pytest.mark.slow
 def test_any_body_gets_a_clean_answer(server, body):
     """Every body either waits for the operator (valid) or gets a 4xx in OpenAI's error shape."""
     with httpx.Client(base_url=server.base, timeout=httpx.Timeout(0.3, connect=5)) as http:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
 from human_chat_completions.core import Switchboard
 from human_chat_completions.store.log import ExchangeLog
@@ -83,6 +84,7 @@ def logged_reply(path: Path, exchange_id: str) -> tuple[str, str]:
         db.close()
 
 
+@pytest.mark.slow
 def test_the_last_delta_of_a_burst_survives_sigkill(tmp_path):
     data, config = tmp_path / "data", tmp_path / "config"
     server = ServerProcess(data, config)

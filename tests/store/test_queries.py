@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -111,6 +111,7 @@ def test_stats_match_the_rows(research_log):
     assert numbers["median_response_seconds"] == pytest.approx(statistics.median(seconds))
 
 
+@pytest.mark.slow
 def test_a_killed_server_loses_no_request_it_received(tmp_path):
     data, token, port = tmp_path / "killed", "kill-test-token", free_port()
     env = {**os.environ, "HCC_CONFIG_DIR": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
 from tests.support import OPERATOR_TOKEN, Operator, free_port, wait_until
 from tests.tray.conftest import (
@@ -155,6 +156,7 @@ def test_port_taken_by_another_program_is_reported_and_the_app_stays(
         assert app.returncode == 0
 
 
+@pytest.mark.slow
 def test_hcc_serve_stays_headless_even_with_a_display(tmp_path: Path):
     """`hcc serve` never starts the tray: it must work on a server with a stray DISPLAY."""
     port = free_port()
