@@ -5,18 +5,22 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import openai
 import psutil
+import pytest
 
+from human_chat_completions.config import Settings
 from human_chat_completions.store import queries
 from human_chat_completions.store.log import USER_INPUT_PREVIEW
 from tests.store.test_crash_safe_reply import ServerProcess
-from tests.support import wait_until
+from tests.support import RunningServer, wait_until
 
 MB = 2**20
 REQUESTS = 20
@@ -99,3 +103,43 @@ def test_a_request_is_stored_once_and_read_whole(server, operator):
         assert queries.get_record(db, exchange["id"])["user_input"] == text
     finally:
         db.close()
+
+
+def refused_before_the_end(port: int, head: bytes) -> bytes:
+    """Send a request head that never ends; return what the server answers, b"" if it hangs up."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(20)  # a server still reading would leave us waiting: that is the failure
+        try:
+            sock.sendall(head)
+        except OSError:
+            pass  # it stopped reading and closed: what it said (if anything) is still to read
+        try:
+            return sock.recv(1024)
+        except ConnectionResetError:
+            return b""
+
+
+@pytest.mark.parametrize("head", [
+    b"X-One-Huge: " + b"a" * 4 * MB,
+    b"".join(b"X-Filler-%d: %s\r\n" % (n, b"a" * 1000) for n in range(4000)),
+], ids=["one huge header", "many headers"])
+def test_a_huge_header_block_is_refused_and_the_server_carries_on(server, head):
+    answer = refused_before_the_end(
+        server.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n" + head)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 4")
+    assert httpx.get(server.base + "/health").status_code == 200
+    # A big but reasonable header block (cookies, proxies) still passes.
+    reasonable = {"X-Large-But-Fine": "b" * 16 * 1024}
+    assert httpx.get(server.base + "/v1/models", headers=reasonable).status_code == 200
+
+
+def test_connections_beyond_the_limit_get_503_and_the_server_recovers(tmp_path):
+    settings = Settings(max_connections=64)
+    with RunningServer(tmp_path / "data", settings) as server:
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(64)]
+        try:
+            wait_until(lambda: httpx.get(server.base + "/health").status_code == 503)
+        finally:
+            for sock in idle:
+                sock.close()
+        wait_until(lambda: httpx.get(server.base + "/health").status_code == 200)

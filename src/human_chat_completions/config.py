@@ -77,6 +77,17 @@ class Settings(BaseModel):
         "that the operator window answers as, e.g. a lab machine's DNS name.",
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Connections: bounds on what clients can hold open. 4,096 is twice the 2,000 waiting clients
+    # the load benchmark holds; the open-files limit (ulimit -n) must allow as many.
+    max_connections: int = Field(
+        default=4096, ge=64, le=65536,
+        description="Connections (and requests in progress) at once; beyond it new ones get 503.")
+    idle_connection_seconds: int = Field(
+        default=5, ge=1, le=600,
+        description="A keep-alive connection with no new request for this long is closed.")
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=8 * 1024, le=1024 * 1024,
+        description="Request line and headers larger than this get 400 and a closed connection.")
     keepalive_seconds: float = Field(default=15.0, gt=0)
     nonstream_headers_after: float = Field(
         default=3.0, ge=0, description="Seconds a non-stream request waits before headers go out."
