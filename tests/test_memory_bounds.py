@@ -56,6 +56,7 @@ def logged_requests(path: Path) -> list[str]:
         db.close()
 
 
+@pytest.mark.slow  # 20 × 20 MB through a real server: about a minute and a half
 def test_abandoned_big_requests_leave_memory_bounded_and_the_log_complete(tmp_path):
     server = ServerProcess(tmp_path / "data", tmp_path / "config")
     log_path = tmp_path / "data" / "exchanges.sqlite3"
