@@ -226,3 +226,14 @@ def test_a_bad_pattern_is_refused() -> None:
 def test_rules_round_trip_through_json() -> None:
     rule = SideRequestRule(name="x", pattern="y", where="any", action="copilot", reply="z")
     assert SideRequestRule.model_validate_json(rule.model_dump_json()) == rule
+
+
+def test_a_huge_message_is_scanned_at_its_ends_only():
+    from human_chat_completions.copilot.side_requests import match_side_request
+
+    filler = "lorem ipsum " * 2_000_000  # 24 MB of an ordinary participant message
+    title_task = "Please generate a four to five word title summarizing our conversation"
+    assert match_side_request([{"role": "user", "content": filler}]) is None
+    assert match_side_request([{"role": "user", "content": filler + title_task}]) == "nextchat-title"
+    assert match_side_request([{"role": "user", "content": "### Task:\nGenerate a concise, 3-5 word "
+                                "title with an emoji\n" + filler}]) == "openwebui-title"
