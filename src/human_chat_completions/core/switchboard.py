@@ -155,7 +155,7 @@ class Switchboard:
             self._close(exchange, ExchangeState.DONE)
         return exchange
 
-    def write_delta(self, exchange_id: str, delta: dict, *, author: Author = Author.AUTO) -> Exchange:
+    def write_delta(self, exchange_id: str, delta: dict[str, Any], *, author: Author = Author.AUTO) -> Exchange:
         """Pass a non-text delta (tool calls from an upstream LLM) to the client."""
         exchange = self._writable(exchange_id, author)
         exchange.reply.write_delta(delta)
