@@ -73,7 +73,8 @@ def bench_latency(base: str, operator: httpx.Client, rounds: int) -> list[float]
         received = threading.Event()
         arrived: list[float] = []
 
-        def read() -> None:
+        def read(index: int = index, arrived: list[float] = arrived,
+                 received: threading.Event = received) -> None:
             stream = api.chat.completions.create(
                 model="m", messages=[{"role": "user", "content": f"q{index}"}], stream=True)
             for chunk in stream:

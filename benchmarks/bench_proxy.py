@@ -108,7 +108,7 @@ def run(targets: dict[str, str], requests: int) -> dict[str, dict[str, list[floa
                for name, url in targets.items()}
     results = {name: {"ttft": [], "total": []} for name in targets}
     for index in range(10):  # warm up every path
-        for name, client in clients.items():
+        for client in clients.values():
             one_call(client, "bench-model", index)
     for index in range(requests):
         for name, client in clients.items():  # interleaved, so noise hits all alike
