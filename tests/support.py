@@ -87,8 +87,9 @@ class Operator:
     def close(self) -> None:
         self.http.close()
 
-    def exchanges(self, state: str | None = None) -> list[dict[str, Any]]:
-        params = {"state": state} if state else {}
+    def exchanges(self, outcome: str | None = None) -> list[dict[str, Any]]:
+        """Exchange records (`core.record.ExchangeRecord`) of this run, oldest first."""
+        params = {"outcome": outcome} if outcome else {}
         response = self.http.get("/exchanges", params=params)
         response.raise_for_status()
         return response.json()
@@ -96,8 +97,8 @@ class Operator:
     def exchange(self, exchange_id: str) -> dict[str, Any]:
         return self.http.get(f"/exchanges/{exchange_id}").raise_for_status().json()
 
-    def wait_for(self, count: int, state: str = "waiting", timeout: float = 10.0) -> list[dict]:
-        return wait_until(lambda: (found := self.exchanges(state)) and len(found) >= count and found,
+    def wait_for(self, count: int, outcome: str = "waiting", timeout: float = 10.0) -> list[dict]:
+        return wait_until(lambda: (found := self.exchanges(outcome)) and len(found) >= count and found,
                           timeout=timeout)
 
     def reply(self, exchange_id: str, text: str, done: bool = True) -> httpx.Response:

@@ -48,10 +48,10 @@ def test_client_leaving_during_an_auto_answer_stops_the_upstream(tmp_path):
                 lines = response.iter_lines()
                 wait_until(lambda: '"content": "Draft' in next(lines))
             operator = Operator(server.base)
-            [gone] = operator.wait_for(1, state="abandoned")
+            [gone] = operator.wait_for(1, outcome="abandoned")
             operator.close()
             assert upstream.wait_disconnected(0)  # nobody is billed for an answer nobody reads
-            assert gone["reply"].startswith("Draft")
+            assert gone["final"].startswith("Draft")
 
 
 @pytest.mark.browser
@@ -125,7 +125,7 @@ def test_a_full_disk_mid_study_does_not_stop_replies(tmp_path, caplog):
     spilled = [json.loads(line) for line in
                (tmp_path / "data" / "exchanges-unlogged.jsonl").read_text().splitlines()]
     assert any(r["request"]["messages"][0]["content"] == big for r in spilled)
-    assert any(r["reply"] == "still answered" and r["state"] == "done" for r in spilled)
+    assert any(r["final"] == "still answered" and r["outcome"] == "done" for r in spilled)
     import sqlite3
 
     check = sqlite3.connect(tmp_path / "data" / "exchanges.sqlite3")

@@ -101,7 +101,7 @@ def test_a_request_is_stored_once_and_read_whole(server, operator):
         stored = sum(len(value) for value in row.values() if isinstance(value, str))
         assert stored < 1.01 * len(text)  # once, not twice
         assert row["user_input"] == text[:USER_INPUT_PREVIEW] + "…"
-        assert queries.get_record(db, exchange["id"])["user_input"] == text
+        assert queries.get_record(db, exchange["id"]).user_input == text
     finally:
         db.close()
 

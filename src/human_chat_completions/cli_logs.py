@@ -126,9 +126,9 @@ def logs_list(
         found = found[-limit:]
     typer.echo("  ".join(_cell(name, width) for name, width in COLUMNS).rstrip())
     for rec in found:
-        received = (rec["timestamps"]["received_at"] or "").replace("T", " ")[:19]
-        values = (received, rec["id"], rec["participant"], rec["author"], rec["mode"],
-                  rec["outcome"], rec["user_input"], rec["final"])
+        received = (rec.timestamps.received_at or "").replace("T", " ")[:19]
+        values = (received, rec.id, rec.participant, rec.author, rec.mode, rec.outcome,
+                  rec.user_input, rec.final)
         typer.echo("  ".join(_cell(v, w) for v, (_, w) in zip(values, COLUMNS, strict=True)).rstrip())
     typer.echo(f"{len(found)} exchanges", err=True)
 
@@ -144,44 +144,76 @@ def logs_show(
     if found is None:
         raise typer.BadParameter(f"no exchange (or several) matching {exchange_id!r}",
                                  param_hint="EXCHANGE_ID")
-    typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+    typer.echo(json.dumps(found.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+def export_rules(authors: list[str] | None, include_unfinished: bool,
+                 include_side_requests: bool | None, kto_threshold: float,
+                 outcome: str | None) -> exports.Rules:
+    """What the export leaves out; `--author` may be repeated or comma-separated, `all` for every
+    author. An outcome asked for by name is wanted even if it is an unfinished one."""
+    names = [name.strip() for value in authors or [] for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - {*exports.AUTHORS, "all"})
+    if unknown:
+        raise typer.BadParameter(f"unknown author {', '.join(unknown)}; choose from "
+                                 f"{', '.join(exports.AUTHORS)} or all", param_hint="--author")
+    chosen = None if not names else () if "all" in names else tuple(names)
+    return exports.Rules(include_unfinished=include_unfinished or outcome is not None,
+                         include_side_requests=include_side_requests, authors=chosen,
+                         kto_threshold=kto_threshold)
 
 
 @logs_app.command("export")
 def logs_export(
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="Export format.")],
-    out: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="File to write (default: standard output). A sidecar <file>.meta.json says what "
+             "was left out; on standard output that goes to standard error.")] = None,
     data_dir: DataDirOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     conversation: ConversationOption = None,
     participant: ParticipantOption = None,
-    author: AuthorOption = None,
+    author: Annotated[list[str] | None, typer.Option(
+        help="Only replies by these authors (repeat, or comma-separate): human, copilot, edited, "
+             "auto, auto+takeover, timeout-policy, or all. Default: all in jsonl and csv; human, "
+             "edited and copilot in the training formats.")] = None,
     mode: ModeOption = None,
     outcome: OutcomeOption = None,
     include_unfinished: Annotated[
         bool, typer.Option(help="Also export abandoned, failed and interrupted exchanges.")
     ] = False,
+    include_side_requests: Annotated[bool | None, typer.Option(
+        "--include-side-requests/--exclude-side-requests",
+        help="Keep a chat app's own requests (titles, tags…). Default: kept in jsonl and csv, "
+             "left out of the training formats.", show_default=False)] = None,
     kto_threshold: Annotated[
         float, typer.Option(min=0.0, help="trl-kto: edit ratio below which a draft counts as accepted.")
     ] = exports.KTO_THRESHOLD,
 ) -> None:
     """Export exchanges: jsonl, csv, openai-sft, openai-dpo, trl-preference, trl-kto, sharegpt."""
-    filters = make_filters(since, until, conversation, participant, author, mode, outcome,
-                           include_unfinished)
+    filters = make_filters(since, until, conversation, participant, None, mode, outcome)
+    rules = export_rules(author, include_unfinished, include_side_requests, kto_threshold, outcome)
+    selection = {"since": since, "until": until, "conversation": conversation,
+                 "participant": participant, "mode": mode, "outcome": outcome}
     with opened_log(data_dir) as db:
         found = queries.iter_records(db, filters)
         if out is None:
-            count = exports.write(found, format.value, sys.stdout, kto_threshold=kto_threshold)
+            report = exports.write(found, format.value, sys.stdout, rules)
             sys.stdout.flush()
+            # Not a line in the data: a training loader would read it as an example.
+            typer.echo(json.dumps(report.meta(selection), ensure_ascii=False), err=True)
         else:
             try:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with out.open("w", encoding="utf-8", newline="") as file:
-                    count = exports.write(found, format.value, file, kto_threshold=kto_threshold)
+                    report = exports.write(found, format.value, file, rules)
+                exports.write_meta(out, report, selection)
             except OSError as error:
                 raise typer.BadParameter(f"cannot write {out}: {error}", param_hint="--out") from error
-    typer.echo(f"wrote {count} {format.value} rows" + (f" to {out}" if out else ""), err=True)
+    dropped = ", ".join(f"{count} {name}" for name, count in report.dropped.items() if count)
+    typer.echo(f"wrote {report.written} {format.value} rows" + (f" to {out}" if out else "")
+               + (f" (left out: {dropped})" if dropped else ""), err=True)
 
 
 @logs_app.command("stats")

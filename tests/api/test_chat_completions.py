@@ -93,7 +93,7 @@ async def test_twenty_concurrent_requests_answered_in_shuffled_order(server, ope
     answers = await asyncio.wait_for(asyncio.gather(*tasks), 20)
     await api.close()
     assert answers == ["answer to " + q for q in questions]
-    assert len({e["conversation_id"] for e in operator.exchanges()}) == 20
+    assert len({e["conversation"]["id"] for e in operator.exchanges()}) == 20
 
 
 def test_base_url_ending_in_chat_completions_still_works(server, operator):
@@ -120,7 +120,7 @@ def test_client_that_hangs_up_leaves_an_abandoned_exchange_and_server_keeps_serv
     with pytest.raises(openai.APITimeoutError):
         impatient.chat.completions.create(model="m", messages=[{"role": "user", "content": "wait"}])
     impatient.close()
-    [gone] = operator.wait_for(1, state="abandoned")
+    [gone] = operator.wait_for(1, outcome="abandoned")
     assert gone["user_input"] == "wait"
     late = operator.reply(gone["id"], "too late")
     assert late.status_code == 409
@@ -142,7 +142,7 @@ def test_streaming_client_that_hangs_up_is_abandoned(server, operator):
             operator.wait_for(1)
             time.sleep(0.3)
             assert operator.exchanges("waiting"), "abandoned while the client still listened"
-    operator.wait_for(1, state="abandoned")
+    operator.wait_for(1, outcome="abandoned")
 
 
 def test_timed_out_client_retry_attaches_to_the_same_exchange(server, operator):
@@ -153,8 +153,8 @@ def test_timed_out_client_retry_attaches_to_the_same_exchange(server, operator):
             patient.chat.completions.create, model="m",
             messages=[{"role": "user", "content": "retry me"}],
         )
-        operator.wait_for(1, state="abandoned")
-        [revived] = operator.wait_for(1, state="waiting", timeout=10)
+        operator.wait_for(1, outcome="abandoned")
+        [revived] = operator.wait_for(1, outcome="waiting", timeout=10)
         operator.reply(revived["id"], "answered once").raise_for_status()
         completion = future.result(timeout=10)
     patient.close()
@@ -189,7 +189,7 @@ def test_same_words_from_another_client_open_a_second_exchange(server, operator)
             operator.reply(exchange["id"], f"reply {i}")
         replies = sorted(f.result(10).json()["choices"][0]["message"]["content"] for f in futures)
     assert replies == ["reply 0", "reply 1"]
-    assert exchanges[0]["conversation_id"] != exchanges[1]["conversation_id"]
+    assert exchanges[0]["conversation"]["id"] != exchanges[1]["conversation"]["id"]
 
 
 def test_long_non_stream_wait_sends_headers_early_and_still_parses(tmp_path):

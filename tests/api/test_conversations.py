@@ -18,7 +18,7 @@ def ask(server: RunningServer, operator: Operator, body: dict, reply: str,
         thread = threading.Thread(target=lambda: result.update(
             response=http.post("/v1/chat/completions", json=body, headers=headers or {})))
         thread.start()
-        exchange = operator.wait_for(1, state="waiting")[0]
+        exchange = operator.wait_for(1, outcome="waiting")[0]
         operator.reply(exchange["id"], reply).raise_for_status()
         thread.join(10)
     assert result["response"].status_code == 200
@@ -39,7 +39,7 @@ def test_history_matching_threads_a_conversation_and_regenerate_stays_in_it(serv
     second = ask(server, operator,
                  body(SYSTEM, ("user", "hi"), ("assistant", "Hello! How can I help?"),
                       ("user", "plan a trip")), "Where to?")
-    assert second["conversation_id"] == first["conversation_id"]
+    assert second["conversation"]["id"] == first["conversation"]["id"]
     # A client echoing the reply as content parts with extra fields still matches.
     parts_body = body(SYSTEM, ("user", "hi"))
     parts_body["messages"] += [
@@ -50,12 +50,12 @@ def test_history_matching_threads_a_conversation_and_regenerate_stays_in_it(serv
         {"role": "user", "content": "Kyoto"},
     ]
     third = ask(server, operator, parts_body, "Lovely.")
-    assert third["conversation_id"] == first["conversation_id"]
+    assert third["conversation"]["id"] == first["conversation"]["id"]
     again = ask(server, operator, parts_body, "Lovely, in autumn.")
-    assert again["conversation_id"] == first["conversation_id"]
+    assert again["conversation"]["id"] == first["conversation"]["id"]
     assert again["regenerate_of"] == third["id"]
     other = ask(server, operator, body(SYSTEM, ("user", "hi")), "Hi there")
-    assert other["conversation_id"] != first["conversation_id"]
+    assert other["conversation"]["id"] != first["conversation"]["id"]
     assert other["regenerate_of"] is None
 
 
@@ -64,18 +64,18 @@ def test_explicit_identity_beats_history(server, operator):
     by_metadata = ask(server, operator,
                       body(("user", "b"), metadata={"conversation_id": "p-7"}), "B")
     by_user = ask(server, operator, body(("user", "c"), user="p-7"), "C")
-    assert by_header["conversation_id"] == by_metadata["conversation_id"] == by_user["conversation_id"]
-    assert by_header["conversation_label"] == "p-7"
+    assert by_header["conversation"]["id"] == by_metadata["conversation"]["id"] == by_user["conversation"]["id"]
+    assert by_header["conversation"]["label"] == "p-7"
     elsewhere = ask(server, operator, body(("user", "a"), ("assistant", "A"), ("user", "next")),
                     "N", {"X-Conversation-Id": "p-8"})
-    assert elsewhere["conversation_id"] != by_header["conversation_id"]
+    assert elsewhere["conversation"]["id"] != by_header["conversation"]["id"]
     repeated = ask(server, operator, body(("user", "a")), "A again", {"X-Conversation-Id": "p-7"})
     assert repeated["regenerate_of"] == by_header["id"]
 
 
 def test_mode_per_conversation(server, operator):
     exchange = ask(server, operator, body(("user", "x")), "y")
-    conversation_id = exchange["conversation_id"]
+    conversation_id = exchange["conversation"]["id"]
     response = operator.http.post(f"/conversations/{conversation_id}/mode", json={"mode": "auto"})
     assert response.json()["mode"] == "auto"
     bad = operator.http.post(f"/conversations/{conversation_id}/mode", json={"mode": "robot"})
@@ -121,6 +121,6 @@ def test_a_participant_key_identifies_the_conversation(tmp_path):
         admin = ask(running, operator, body(("user", "hello")), "hi",
                     {"Authorization": "Bearer sk-admin"})
         operator.close()
-    assert first["conversation_label"] == "P01" and other["conversation_label"] == "P02"
-    assert again["conversation_id"] == first["conversation_id"]
-    assert admin["conversation_id"] not in (first["conversation_id"], other["conversation_id"])
+    assert first["conversation"]["label"] == "P01" and other["conversation"]["label"] == "P02"
+    assert again["conversation"]["id"] == first["conversation"]["id"]
+    assert admin["conversation"]["id"] not in (first["conversation"]["id"], other["conversation"]["id"])

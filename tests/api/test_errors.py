@@ -98,7 +98,7 @@ def test_everything_the_schema_allows_is_accepted_and_kept(server, operator):
             r=http.post("/v1/chat/completions", json=request)))
         thread.start()
         [exchange] = operator.wait_for(1)
-        assert exchange["messages"] == request["messages"]
+        assert exchange["request"]["messages"] == request["messages"]
         assert exchange["user_input"] == "and now?"
         operator.reply(exchange["id"], "Done.")
         thread.join(10)

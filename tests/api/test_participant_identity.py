@@ -22,7 +22,7 @@ def ask(server: RunningServer, operator: Operator, key: str, messages: list[dict
     thread = threading.Thread(target=lambda: result.update(
         completion=client.chat.completions.create(model="m", messages=messages, **options)))
     thread.start()
-    exchange = operator.wait_for(1, state="waiting")[0]
+    exchange = operator.wait_for(1, outcome="waiting")[0]
     operator.reply(exchange["id"], reply).raise_for_status()
     thread.join(10)
     assert result["completion"].choices[0].message.content == reply
@@ -45,31 +45,31 @@ def test_bob_cannot_reach_alices_thread_by_any_header(study):
     alice_by_user = ask(server, operator, ALICE, hello, "Hi again", user="alice-notes")
     alice_by_meta = ask(server, operator, ALICE, hello, "Hi there", store=True,
                         metadata={"conversation_id": "alice-meta"})
-    alices = {alice["conversation_id"], alice_by_user["conversation_id"], alice_by_meta["conversation_id"]}
+    alices = {alice["conversation"]["id"], alice_by_user["conversation"]["id"], alice_by_meta["conversation"]["id"]}
     continued = [*hello, {"role": "assistant", "content": "Hi Alice"}, {"role": "user", "content": "more"}]
     attempts = [
         ask(server, operator, BOB, hello, "x", extra_headers={"X-Conversation-Id": "shared-id"}),
         ask(server, operator, BOB, hello, "x", user="alice-notes"),
         ask(server, operator, BOB, hello, "x", store=True, metadata={"conversation_id": "alice-meta"}),
         ask(server, operator, BOB, continued, "x"),  # Alice's history, replayed
-        ask(server, operator, BOB, hello, "x", user=alice["conversation_id"]),
+        ask(server, operator, BOB, hello, "x", user=alice["conversation"]["id"]),
         ask(server, operator, BOB, hello, "x", user="Alice"),
     ]
     for attempt in attempts:
-        assert attempt["conversation_id"] not in alices
-        assert attempt["conversation_label"].startswith("Bob")
+        assert attempt["conversation"]["id"] not in alices
+        assert attempt["conversation"]["label"].startswith("Bob")
     # Alice herself still picks her own threads by the same means.
     again = ask(server, operator, ALICE, hello, "ok", extra_headers={"X-Conversation-Id": "shared-id"})
-    assert again["conversation_id"] == alice["conversation_id"]
-    assert again["conversation_label"] == "Alice · shared-id"
+    assert again["conversation"]["id"] == alice["conversation"]["id"]
+    assert again["conversation"]["label"] == "Alice · shared-id"
 
 
 def test_a_participant_without_a_thread_name_has_one_conversation(study):
     server, operator = study
     first = ask(server, operator, ALICE, [{"role": "user", "content": "hello"}], "hi")
     second = ask(server, operator, ALICE, [{"role": "user", "content": "new chat"}], "hi")
-    assert first["conversation_id"] == second["conversation_id"]
-    assert first["conversation_label"] == "Alice"
+    assert first["conversation"]["id"] == second["conversation"]["id"]
+    assert first["conversation"]["label"] == "Alice"
 
 
 def test_no_key_or_an_unknown_key_is_refused_when_participants_are_configured(study):
@@ -94,8 +94,8 @@ def test_anonymous_clients_allowed_when_asked_and_kept_apart_from_participants(t
         anonymous = ask(server, operator, "sk-whatever", [{"role": "user", "content": "hello"}], "hi",
                         user="shared")
         operator.close()
-    assert anonymous["conversation_id"] != alice["conversation_id"]
-    assert anonymous["conversation_label"] == "shared"
+    assert anonymous["conversation"]["id"] != alice["conversation"]["id"]
+    assert anonymous["conversation"]["label"] == "shared"
 
 
 def test_owners_survive_a_restart(tmp_path):
@@ -108,5 +108,5 @@ def test_owners_survive_a_restart(tmp_path):
         bob = ask(server, operator, BOB, [{"role": "user", "content": "hello"}], "hi", user="t")
         alice_again = ask(server, operator, ALICE, [{"role": "user", "content": "hello"}], "hi", user="t")
         operator.close()
-    assert bob["conversation_id"] != alice["conversation_id"]
-    assert alice_again["conversation_id"] == alice["conversation_id"]
+    assert bob["conversation"]["id"] != alice["conversation"]["id"]
+    assert alice_again["conversation"]["id"] == alice["conversation"]["id"]

@@ -37,5 +37,5 @@ def answered_call(operator: Operator, call: Callable[[], T], pieces: list[str] =
         result = future.result(timeout=120)
     after = operator.exchanges()
     assert len(after) == before + 1, f"the operator saw {len(after) - before} exchanges, not one"
-    assert after[-1]["state"] == "done"
+    assert after[-1]["outcome"] == "done"
     return result, exchange

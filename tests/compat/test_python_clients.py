@@ -122,6 +122,6 @@ def test_pydantic_ai(server, operator, responses, stream):
     assert text == ANSWER
     assert exchange["user_input"] == "Hello from pydantic-ai"
     assert exchange["stream"] is stream
-    assert exchange["messages"][0] == {"role": "system", "content": "Answer briefly."}
+    assert exchange["request"]["messages"][0] == {"role": "system", "content": "Answer briefly."}
     request = server.runtime.switchboard.get(exchange["id"]).request
     assert ("responses_request" in request) is responses

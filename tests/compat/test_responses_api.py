@@ -22,7 +22,7 @@ def test_non_stream_response_in_openai_shape(server, operator):
         response, exchange = answered_call(
             operator, lambda: api.responses.create(model="gpt-4.1-mini", input="What is the answer?")
         )
-    assert exchange["messages"] == [{"role": "user", "content": "What is the answer?"}]
+    assert exchange["request"]["messages"] == [{"role": "user", "content": "What is the answer?"}]
     assert exchange["stream"] is False
     assert response.output_text == ANSWER
     assert response.id.startswith("resp_") and response.object == "response"
@@ -108,7 +108,7 @@ def test_instructions_and_message_list_become_chat_messages(server, operator):
         )
     assert response.output_text == ANSWER
     assert response.instructions == "You are kind."
-    assert exchange["messages"] == [
+    assert exchange["request"]["messages"] == [
         {"role": "system", "content": "You are kind."},
         {"role": "developer", "content": "Be brief."},
         {"role": "user", "content": "Hello there"},
@@ -129,13 +129,13 @@ def test_previous_response_id_continues_the_conversation(server, operator):
                                          previous_response_id=first.id),
         )
     assert second.output_text == ANSWER and second.previous_response_id == first.id
-    assert two["messages"] == [
+    assert two["request"]["messages"] == [
         {"role": "system", "content": "Be kind."},
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": ANSWER},
         {"role": "user", "content": "More?"},
     ]
-    assert one["conversation_id"] == two["conversation_id"]
+    assert one["conversation"]["id"] == two["conversation"]["id"]
 
 
 def test_conversation_header_and_metadata_name_the_thread(server, operator):
@@ -144,8 +144,8 @@ def test_conversation_header_and_metadata_name_the_thread(server, operator):
             model="m", input="a", extra_headers={"X-Conversation-Id": "room-7"}))
         _, by_metadata = answered_call(operator, lambda: api.responses.create(
             model="m", input="b", metadata={"conversation_id": "room-7"}))
-    assert by_header["conversation_id"] == by_metadata["conversation_id"]
-    assert by_header["conversation_label"] == "room-7"
+    assert by_header["conversation"]["id"] == by_metadata["conversation"]["id"]
+    assert by_header["conversation"]["label"] == "room-7"
 
 
 def test_unprefixed_path_and_unknown_previous_id(server, operator):
@@ -241,8 +241,8 @@ def test_timed_out_client_retry_attaches_to_the_same_exchange(server, operator):
     patient = client(server, timeout=1.0, max_retries=2)
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(patient.responses.create, model="m", input="retry me")
-        operator.wait_for(1, state="abandoned")
-        [revived] = operator.wait_for(1, state="waiting", timeout=10)
+        operator.wait_for(1, outcome="abandoned")
+        [revived] = operator.wait_for(1, outcome="waiting", timeout=10)
         operator.reply(revived["id"], "answered once").raise_for_status()
         response = future.result(timeout=10)
     patient.close()
@@ -256,4 +256,4 @@ def test_streaming_client_that_hangs_up_is_abandoned(server, operator):
             lines = response.iter_lines()
             assert next(lines) == "event: response.created"
             operator.wait_for(1)
-    operator.wait_for(1, state="abandoned")
+    operator.wait_for(1, outcome="abandoned")

@@ -82,7 +82,7 @@ def log_row(server: RunningServer, exchange_id: str) -> dict:
 def finished_draft(operator: Operator, exchange_id: str) -> dict:
     def ready():
         drafts = operator.exchange(exchange_id)["drafts"]
-        return next((d for d in drafts if d["finished"]), None)
+        return next((d for d in drafts if d["done_at"]), None)
 
     return wait_until(ready)
 
@@ -132,12 +132,12 @@ def test_regenerate_with_an_instruction_adds_drafts(tmp_path, upstream):
         client = Client(server.base, "hello")
         [exchange] = operator.wait_for(1)
         wait_until(lambda: len([d for d in operator.exchange(exchange["id"])["drafts"]
-                                if d["finished"]]) == 2)
+                                if d["done_at"]]) == 2)
         response = operator.http.post(f"/exchanges/{exchange['id']}/regenerate",
                                       json={"instruction": "shorter"})
         assert response.status_code == 200
         drafts = wait_until(lambda: (d := operator.exchange(exchange["id"])["drafts"]) and
-                            len(d) == 4 and all(x["finished"] for x in d) and d)
+                            len(d) == 4 and all(x["done_at"] for x in d) and d)
         assert [d["instruction"] for d in drafts] == [None, None, "shorter", "shorter"]
         assert "shorter" in upstream.requests[-1].body["messages"][0]["content"]
         operator.reply(exchange["id"], "ok")
@@ -156,7 +156,7 @@ def test_auto_streams_the_upstream_chunk_by_chunk(tmp_path, upstream):
     expected = "Draft answer to: tell me about tea"
     assert client.contents == split_words(expected)  # upstream chunk boundaries preserved
     assert [c.choices[0].finish_reason for c in client.chunks if c.choices][-1] == "stop"
-    assert exchange["author"] == "auto" and exchange["reply"] == expected
+    assert exchange["author"] == "auto" and exchange["final"] == expected
 
 
 def test_auto_passes_tool_calls_through(tmp_path, upstream):
@@ -188,7 +188,7 @@ def test_take_over_mid_stream_keeps_what_was_sent(tmp_path, upstream):
         taken = operator.http.post(f"/exchanges/{exchange['id']}/takeover")
         assert taken.status_code == 200
         assert upstream.wait_disconnected(0)  # the upstream stream was cancelled
-        sent = operator.exchange(exchange["id"])["reply"]
+        sent = operator.exchange(exchange["id"])["final"]
         operator.reply(exchange["id"], " — finished by hand.")
         client.join()
         row = log_row(server, exchange["id"])
@@ -208,8 +208,8 @@ def test_auto_failure_falls_back_to_the_operator(tmp_path, upstream, failure):
         client = Client(server.base, "are you there?")
         exchange = wait_until(lambda: (e := operator.exchanges()) and e[0]["notice"] and e[0])
         assert "answer by hand" in exchange["notice"]
-        assert exchange["state"] in ("waiting", "replying")
-        partial = exchange["reply"]  # only what the LLM really wrote before failing
+        assert exchange["outcome"] in ("waiting", "replying")
+        partial = exchange["final"]  # only what the LLM really wrote before failing
         operator.reply(exchange["id"], "Sorry for the wait.")
         client.join()
         operator.close()

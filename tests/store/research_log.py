@@ -27,6 +27,9 @@ SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 LOG_FILE = "exchanges.sqlite3"
 # A reply with a comma, quotes and a line break: what CSV quoting must survive.
 DISCARDED_REPLY = 'どういたしまして！\n"Enjoy Fuji," she said.'
+# What Open WebUI sends on its own to title a chat: a side request, answered by a canned reply.
+TITLE_REQUEST = ("### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat "
+                 "history.\n### Chat History:\n<chat_history>\nUSER: hello\n</chat_history>")
 
 
 
@@ -84,7 +87,7 @@ class Study:
             "/v1/chat/completions", json={"model": "human", "messages": messages, **extra},
             headers=headers or {})))
         thread.start()
-        found = self.operator.wait_for(1, state="waiting")
+        found = self.operator.wait_for(1, outcome="waiting")
         [exchange_id] = [e["id"] for e in found if e["id"] not in known]
 
         def wait() -> httpx.Response:
@@ -95,7 +98,7 @@ class Study:
         return exchange_id, wait
 
     def conversation_of(self, exchange_id: str) -> str:
-        return self.operator.exchange(exchange_id)["conversation_id"]
+        return self.operator.exchange(exchange_id)["conversation"]["id"]
 
     def set_mode(self, exchange_id: str, mode: str) -> None:
         conversation = self.conversation_of(exchange_id)
@@ -109,10 +112,11 @@ class Study:
 def build(data_dir: Path) -> dict[str, str]:
     """Play a small study; return exchange ids by scenario name.
 
-    Expected: 9 exchanges; done 7, abandoned 1, failed 1; authors human 4 (one abandoned),
-    copilot 1, edited 2, auto 1, none 1 (failed); modes human 5, copilot 3, auto 1 (a mode applies
-    from the next request on); edit distances 0, 1 and 18. Preference pairs: light_edit,
-    heavy_edit, discarded; KTO: copilot true, light_edit true, heavy_edit false, discarded false.
+    Expected: 10 exchanges; done 8, abandoned 1, failed 1; authors human 4 (one abandoned),
+    copilot 1, edited 2, auto 2 (one a side request), none 1 (failed); modes human 6, copilot 3,
+    auto 1 (a mode applies from the next request on); edit distances 0, 1 and 18. Preference
+    pairs: light_edit, heavy_edit, discarded; KTO: copilot true, light_edit true, heavy_edit
+    false, discarded false. Side request: the last one, a chat title, answered canned.
     """
     ids: dict[str, str] = {}
     with RunningServer(data_dir) as running:
@@ -178,8 +182,8 @@ def build(data_dir: Path) -> dict[str, str]:
                 [waiting] = operator.wait_for(1)
                 ids["abandoned"] = waiting["id"]
                 operator.reply(ids["abandoned"], "Yes, I", done=False).raise_for_status()
-                operator.wait_for(1, state="replying")
-        operator.wait_for(1, state="abandoned")
+                operator.wait_for(1, outcome="replying")
+        operator.wait_for(1, outcome="abandoned")
 
         # G: the operator declines a request.
         ids["failed"], wait = study.send([{"role": "user", "content": "tell me a secret"}],
@@ -211,6 +215,14 @@ def build(data_dir: Path) -> dict[str, str]:
              {"role": "user", "content": "and now?"}], {"X-Conversation-Id": "p-4"})
         study.reply_as(ids["auto"], "An automatic answer.", Author.AUTO)
         wait()
+
+        # J: the chat app asks for a title on its own; the canned reply answers it at once.
+        known = {e["id"] for e in operator.exchanges()}
+        httpx.post(running.base + "/v1/chat/completions", timeout=15,
+                   headers={"X-Conversation-Id": "p-5"},
+                   json={"model": "human", "messages": [{"role": "user", "content": TITLE_REQUEST}]},
+                   ).raise_for_status()
+        [ids["side"]] = [e["id"] for e in operator.exchanges() if e["id"] not in known]
         operator.close()
     return ids
 
@@ -235,4 +247,5 @@ def research_log(research_log_template: tuple[Path, dict[str, str]], tmp_path: P
     return data, ids
 
 
-__all__ = ["DISCARDED_REPLY", "OPERATOR_TOKEN", "SECRET_KEY", "research_log", "research_log_template"]
+__all__ = ["DISCARDED_REPLY", "OPERATOR_TOKEN", "SECRET_KEY", "TITLE_REQUEST", "research_log",
+           "research_log_template"]

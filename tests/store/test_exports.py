@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from human_chat_completions.core.record import ExchangeRecord
 from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.store.migrations import MIGRATIONS
@@ -25,13 +26,16 @@ from tests.store.research_log import (  # noqa: F401  (fixtures)
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
-def export(data: Path, format: str, include_unfinished: bool = False, **options) -> str:
+def export(data: Path, format: str, include_unfinished: bool = False, **rules) -> str:
+    return export_with_report(data, format, include_unfinished=include_unfinished, **rules)[0]
+
+
+def export_with_report(data: Path, format: str, **rules) -> tuple[str, exports.ExportReport]:
     log = ExchangeLog(data / LOG_FILE)
     out = io.StringIO(newline="")
-    found = queries.iter_records(log.db, queries.Filters(include_unfinished=include_unfinished))
-    exports.write(found, format, out, **options)
+    report = exports.write(queries.iter_records(log.db), format, out, exports.Rules(**rules))
     log.close()
-    return out.getvalue()
+    return out.getvalue(), report
 
 
 def lines(text: str) -> list[dict]:
@@ -58,7 +62,9 @@ def test_jsonl_holds_the_complete_record_with_the_request_as_sent(research_log):
     data, ids = research_log
     rows = {row["id"]: row for row in lines(export(data, "jsonl"))}
     assert set(rows) == {ids[name] for name in ("human", "copilot", "light_edit", "heavy_edit",
-                                                "discarded", "streamed", "auto")}
+                                                "discarded", "streamed", "auto", "side")}
+    assert rows[ids["side"]]["side_request"] == "openwebui-title"  # jsonl keeps side requests
+    assert [r["side_request"] for r in rows.values()].count(None) == 7
     human = rows[ids["human"]]
     assert human["conversation"]["label"] == human["participant"] == "p-1"
     assert human["timestamps"]["shown_at"] and human["timestamps"]["first_keystroke_at"]
@@ -82,7 +88,7 @@ def test_unfinished_exchanges_only_when_asked(research_log):
     data, ids = research_log
     assert {row["outcome"] for row in lines(export(data, "jsonl"))} == {"done"}
     everything = {row["id"]: row for row in lines(export(data, "jsonl", include_unfinished=True))}
-    assert len(everything) == 9
+    assert len(everything) == 10
     assert everything[ids["abandoned"]]["outcome"] == "abandoned"
     assert everything[ids["abandoned"]]["final"] == "Yes, I"  # what the participant did get
     assert everything[ids["failed"]]["error"] == "Declined."
@@ -91,7 +97,7 @@ def test_unfinished_exchanges_only_when_asked(research_log):
 def test_openai_sft_is_the_chat_fine_tuning_shape(research_log):
     data, _ = research_log
     rows = lines(export(data, "openai-sft"))
-    assert len(rows) == 7
+    assert len(rows) == 6  # by default neither the auto answer nor the side request
     for row in rows:
         assert set(row) == {"messages"}
         assert_messages(row["messages"], last_role="assistant")
@@ -148,7 +154,7 @@ def test_kto_labels_follow_the_edit_ratio(research_log):
 def test_sharegpt_turns(research_log):
     data, _ = research_log
     rows = lines(export(data, "sharegpt"))
-    assert len(rows) == 7
+    assert len(rows) == 6
     for row in rows:
         assert set(row) == {"conversations"}
         for turn in row["conversations"]:
@@ -168,7 +174,8 @@ def test_csv_reads_back_with_quoting_and_utf8(research_log, tmp_path):
     path.write_text(export(data, "csv", include_unfinished=True), encoding="utf-8", newline="")
     with path.open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
-    assert len(rows) == 9 and list(rows[0]) == list(exports.CSV_COLUMNS)
+    assert len(rows) == 10 and list(rows[0]) == list(exports.CSV_COLUMNS)
+    assert [r["side_request"] for r in rows if r["id"] == ids["side"]] == ["openwebui-title"]
     by_id = {row["id"]: row for row in rows}
     discarded = by_id[ids["discarded"]]
     assert discarded["final"] == DISCARDED_REPLY and discarded["user_input"] == "ありがとう"
@@ -246,7 +253,7 @@ def test_a_log_from_the_oldest_schema_migrates_and_exports(tmp_path):
     [old] = lines(export(path.parent, "jsonl"))
     assert old["request"] == request and old["final"] == "still here"
     assert old["drafts"] == [] and old["edit_distance"] is None and old["note"] is None
-    assert queries.response_seconds(old) == 3.5
+    assert ExchangeRecord.model_validate(old).response_seconds() == 3.5
     assert lines(export(path.parent, "openai-sft")) == [{"messages": [
         {"role": "user", "content": "old times"}, {"role": "assistant", "content": "still here"}]}]
     assert export(path.parent, "trl-preference") == ""

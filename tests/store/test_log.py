@@ -57,7 +57,7 @@ def test_rows_survive_a_restart_and_conversations_continue(tmp_path):
                     body(("user", "before restart"), ("assistant", "first answer"),
                          ("user", "after restart")), "second answer")
         operator.close()
-    assert later["conversation_id"] == first["conversation_id"]
+    assert later["conversation"]["id"] == first["conversation"]["id"]
     logged = rows(data / "exchanges.sqlite3")
     assert [(r["user_input"], r["reply"], r["state"]) for r in logged] == [
         ("before restart", "first answer", "done"),

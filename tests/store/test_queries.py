@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -30,23 +29,23 @@ from tests.support import Operator, free_port, wait_until
 
 def ids_of(data, **filters) -> list[str]:
     log = ExchangeLog(data / LOG_FILE)
-    found = [rec["id"] for rec in queries.records(log.db, queries.Filters(**filters))]
+    found = [rec.id for rec in queries.records(log.db, queries.Filters(**filters))]
     log.close()
     return found
 
 
 def test_filters_by_participant_author_mode_outcome_and_conversation(research_log):
     data, ids = research_log
-    assert len(ids_of(data)) == 9
+    assert len(ids_of(data)) == 10
     assert ids_of(data, participant="p-2") == [ids["heavy_edit"], ids["discarded"]]
     assert ids_of(data, author="edited") == [ids["light_edit"], ids["heavy_edit"]]
     assert ids_of(data, mode="copilot") == [ids["copilot"], ids["light_edit"], ids["discarded"]]
     assert ids_of(data, outcome="failed") == [ids["failed"]]
     # An outcome asked for by name is returned even where unfinished ones are left out.
     assert ids_of(data, outcome="abandoned", include_unfinished=False) == [ids["abandoned"]]
-    assert len(ids_of(data, include_unfinished=False)) == 7
+    assert len(ids_of(data, include_unfinished=False)) == 8
     log = ExchangeLog(data / LOG_FILE)
-    conversation = queries.get_record(log.db, ids["auto"])["conversation"]["id"]
+    conversation = queries.get_record(log.db, ids["auto"]).conversation.id
     log.close()
     assert ids_of(data, conversation=conversation) == [ids["streamed"], ids["auto"]]
     assert ids_of(data, participant="nobody") == []
@@ -55,14 +54,14 @@ def test_filters_by_participant_author_mode_outcome_and_conversation(research_lo
 def test_time_window(research_log):
     data, ids = research_log
     log = ExchangeLog(data / LOG_FILE)
-    stamps = [rec["timestamps"]["received_at"] for rec in queries.records(log.db)]
+    stamps = [rec.timestamps.received_at for rec in queries.records(log.db)]
     log.close()
     middle = stamps[4]
     assert ids_of(data, since=middle)[0] == ids["discarded"]
     assert ids_of(data, until=middle)[-1] == ids["heavy_edit"]
     today = datetime.fromisoformat(stamps[0]).astimezone().date()
     assert len(ids_of(data, since=queries.parse_when(today.isoformat()),
-                      until=queries.parse_when(today.isoformat(), end=True))) == 9
+                      until=queries.parse_when(today.isoformat(), end=True))) == 10
     tomorrow = (today + timedelta(days=1)).isoformat()
     assert ids_of(data, since=queries.parse_when(tomorrow)) == []
 
@@ -86,8 +85,8 @@ def test_record_by_id_or_unique_prefix(research_log):
     assert queries.get_record(log.db, "ex_nope") is None
     assert queries.get_record(log.db, "%") is None  # LIKE wildcards are literal
     log.close()
-    assert full["final"] == "これは富士山の写真です。きれいですね。"
-    assert "api_key_masked" not in json.dumps(full)
+    assert full.final == "これは富士山の写真です。きれいですね。"
+    assert "api_key_masked" not in full.model_dump_json()
 
 
 def test_stats_match_the_rows(research_log):
@@ -95,10 +94,10 @@ def test_stats_match_the_rows(research_log):
     log = ExchangeLog(data / LOG_FILE)
     numbers = queries.stats(queries.iter_records(log.db))
     log.close()
-    assert numbers["exchanges"] == 9
-    assert numbers["by_author"] == {"auto": 1, "copilot": 1, "edited": 2, "human": 4, "none": 1}
-    assert numbers["by_mode"] == {"auto": 1, "copilot": 3, "human": 5}
-    assert numbers["by_outcome"] == {"abandoned": 1, "done": 7, "failed": 1}
+    assert numbers["exchanges"] == 10
+    assert numbers["by_author"] == {"auto": 2, "copilot": 1, "edited": 2, "human": 4, "none": 1}
+    assert numbers["by_mode"] == {"auto": 1, "copilot": 3, "human": 6}
+    assert numbers["by_outcome"] == {"abandoned": 1, "done": 8, "failed": 1}
     assert numbers["median_edit_distance"] == 1 and numbers["with_edit_distance"] == 3
     db = sqlite3.connect(data / LOG_FILE)
     seconds = [
@@ -107,7 +106,7 @@ def test_stats_match_the_rows(research_log):
             "SELECT received_at, done_at FROM exchanges WHERE state = 'done'")
     ]
     db.close()
-    assert numbers["answered"] == 7
+    assert numbers["answered"] == 8
     assert numbers["median_response_seconds"] == pytest.approx(statistics.median(seconds))
 
 
@@ -158,10 +157,10 @@ def test_a_killed_server_loses_no_request_it_received(tmp_path):
         exported = queries.records(runtime.exchange_log.db, queries.Filters(include_unfinished=False))
     finally:
         runtime.close()
-    assert record is not None and record["outcome"] == "interrupted"
-    assert record["request"] == request and record["user_input"] == "まだそこにいますか？"
-    assert record["final"] == "Yes, still here" and record["error"]
-    assert record["timestamps"]["received_at"] and record["timestamps"]["done_at"] is None
+    assert record is not None and record.outcome == "interrupted"
+    assert record.request == request and record.user_input == "まだそこにいますか？"
+    assert record.final == "Yes, still here" and record.error
+    assert record.timestamps.received_at and record.timestamps.done_at is None
     assert exported == []  # interrupted rows only leave with --include-unfinished
 
 

@@ -121,7 +121,7 @@ def test_badge_and_status_count_waiting_requests(tray: TrayApp):
     operator = Operator(controller.base_url)
     try:
         for exchange in operator.wait_for(2):
-            operator.reply(exchange["id"], "answer to " + exchange["messages"][-1]["content"])
+            operator.reply(exchange["id"], "answer to " + exchange["request"]["messages"][-1]["content"])
     finally:
         operator.close()
     wait_until(lambda: len(results) == 2, timeout=15)

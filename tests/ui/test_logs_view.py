@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from pathlib import Path
 
 import flet as ft
 
+from human_chat_completions.core import Switchboard
+from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.ui.i18n import LOGS_STRINGS, Translator
-from human_chat_completions.ui.logs_view import LogsView, Segment, diff_words
+from human_chat_completions.ui.logs_view import PAGE_SIZE, LogsView, Segment, diff_words
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
     research_log,
@@ -36,12 +41,15 @@ def test_word_diff_compares_japanese_by_character():
 def test_search_and_selection_on_real_exchanges(research_log):
     data, ids = research_log
     view = LogsView(data / LOG_FILE, Translator("en"))
-    assert len(view.table.rows) == 9 and view.count.value == "Showing 9 of 9 exchanges"
-    assert view.table.rows[0].data == ids["auto"]  # newest first
+    assert len(view.table.rows) == 10 and view.count.value == "Showing 1–10 of 10 exchanges"
+    assert view.table.rows[0].data == ids["side"]  # newest first
     view.set_query("P-2 edited")  # every term, any case
-    assert [r["id"] for r in view.visible()] == [ids["heavy_edit"]]
+    assert [r.id for r in view.visible()] == [ids["heavy_edit"]]
+    assert view.count.value == "Showing 1–1 of 1 matching (10 in the log)"
     view.set_query("welcome")  # draft text counts too
-    assert [r["id"] for r in view.visible()] == [ids["discarded"]]
+    assert [r.id for r in view.visible()] == [ids["discarded"]]
+    view.set_query("nothing like this")
+    assert view.visible() == [] and view.count.value == "No exchange matches (10 in the log)."
     view.set_query("")
     view.select(ids["light_edit"])
     header, boxes, distance = view.detail.controls
@@ -69,9 +77,71 @@ def test_export_writes_into_the_data_dirs_exports_folder(research_log):
     assert [row["messages"][-1]["content"] for row in rows] == [
         "Hi! How can I help?", "Try Dune by Frank Herbert.", "Try The Little Prince!"]
     assert str(path) in view.export_message.value and "書き出しました" in view.export_message.value
+    meta = json.loads(exports.meta_path(path).read_text(encoding="utf-8"))
+    assert meta["selection"] == {"search": "p-1"} and (meta["read"], meta["written"]) == (3, 3)
     view.set_query("")
-    assert view.export("csv", include_unfinished=True).read_text(encoding="utf-8").count("ex_") == 9
+    assert view.export("csv", include_unfinished=True).read_text(encoding="utf-8").count("ex_") == 10
+    # Every page of the search is exported, not just the one shown; the message says what was
+    # left out and where to read why.
+    sft = view.export("openai-sft")
+    assert len(sft.read_text(encoding="utf-8").splitlines()) == 6
+    assert "4 件を除外" in view.export_message.value and sft.name + ".meta.json" in view.export_message.value
     log.close()
+
+
+def small_log(path: Path, count: int) -> None:
+    """`count` answered exchanges, written the way a running server writes them."""
+    log = ExchangeLog(path)
+    switchboard = Switchboard()
+    switchboard.events.listen(log.on_event)
+    for index in range(count):
+        exchange = switchboard.open({"model": "m", "messages": [
+            {"role": "user", "content": f"question {index}"}]}, stream=False, identity=f"p-{index % 3}")
+        switchboard.reply(exchange.id, f"answer {index}", done=True)
+    log.close()
+
+
+def test_the_log_is_read_a_page_at_a_time(tmp_path):
+    small_log(tmp_path / LOG_FILE, 250)
+    view = LogsView(tmp_path / LOG_FILE, Translator("en"))
+    assert view.count.value == f"Showing 1–{PAGE_SIZE} of 250 exchanges"
+    assert view.records[0].user_input == "question 249" and view.newer.disabled
+    view.turn(1)
+    assert view.count.value == "Showing 101–200 of 250 exchanges"
+    view.turn(1)
+    assert [r.user_input for r in view.records][-1] == "question 0" and view.older.disabled
+    view.turn(1)  # past the last page: stays on it
+    assert view.count.value == "Showing 201–250 of 250 exchanges"
+    view.set_query("p-1")  # a search starts again from the newest
+    assert view.count.value == "Showing 1–83 of 83 matching (250 in the log)"
+
+
+def test_pages_are_read_in_a_worker_thread_never_on_the_event_loop(tmp_path, monkeypatch):
+    small_log(tmp_path / LOG_FILE, 5)
+    reads: list[tuple[str, int | None]] = []
+    iter_records = queries.iter_records
+
+    def spy(*args, **kwargs):
+        reads.append((threading.current_thread().name, kwargs.get("limit")))
+        return iter_records(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "iter_records", spy)
+
+    async def in_the_window() -> None:
+        view = LogsView(tmp_path / LOG_FILE, Translator("en"))
+        assert view.shown is None and reads == []  # the loop only scheduled the read
+        assert view.count.value == "Reading the log…"
+        await view._loading
+        assert len(view.records) == 5
+        view.set_query("P-2")
+        await view._loading
+        assert [r.user_input for r in view.records] == ["question 2"]
+        await view.export_async("jsonl")
+
+    asyncio.run(in_the_window())
+    loop_thread = threading.current_thread().name
+    assert [limit for _, limit in reads] == [PAGE_SIZE, PAGE_SIZE, None]  # the export reads all
+    assert all(thread != loop_thread for thread, _ in reads)
 
 
 def test_every_string_has_english_and_japanese():

@@ -78,7 +78,7 @@ def test_live_typing_reaches_the_client_before_send(tmp_path, browser):
         assert len(participant.deltas) >= 4
         operator = Operator(server.base)
         [exchange] = operator.exchanges()
-        assert exchange["state"] == "done" and exchange["author"] == "human"
+        assert exchange["outcome"] == "done" and exchange["author"] == "human"
         assert exchange["tag"] == "inform"  # the research annotation went with the reply
         operator.close()
         page.close()

@@ -25,7 +25,7 @@ from human_chat_completions.core.events import (
     ExchangeOpened,
     ReplyDelta,
 )
-from human_chat_completions.store.log import iso
+from human_chat_completions.core.record import ExchangeRecord, iso, record_of
 from human_chat_completions.token_guard import TokenGuard
 
 
@@ -83,40 +83,10 @@ class ModeBody(BaseModel):
 
 
 def exchange_json(exchange: Exchange, switchboard: Switchboard) -> dict[str, Any]:
+    """The exchange's record (`core.record.ExchangeRecord`), the same shape the log and the
+    exports hold."""
     conversation = switchboard.conversation(exchange.conversation_id)
-    return {
-        "id": exchange.id,
-        "conversation_id": exchange.conversation_id,
-        "conversation_label": conversation.label,
-        "state": exchange.state.value,
-        "mode": exchange.mode.value,
-        "stream": exchange.stream,
-        "model": exchange.model,
-        "messages": exchange.messages,
-        "user_input": exchange.user_input,
-        "reply": exchange.reply.text,
-        "author": exchange.author.value if exchange.author else None,
-        "regenerate_of": exchange.regenerate_of,
-        "error": exchange.error,
-        "note": exchange.note,
-        "tag": exchange.tag,
-        "notice": exchange.notice,
-        "notice_code": exchange.notice_code,
-        "side_request": exchange.side_request,
-        "tool_calls": exchange.reply.tool_calls,
-        "finish_reason": exchange.reply.finish_reason,
-        "chosen_draft_id": exchange.chosen_draft_id,
-        "drafts": [
-            {"id": d.id, "profile": d.profile, "model": d.model, "instruction": d.instruction,
-             "text": d.text, "error": d.error, "finished": d.finished,
-             "started_at": iso(d.started_at), "first_token_at": iso(d.first_token_at),
-             "done_at": iso(d.done_at)}
-            for d in exchange.drafts
-        ],
-        "received_at": iso(exchange.received_at),
-        "first_byte_at": iso(exchange.first_byte_at),
-        "done_at": iso(exchange.done_at),
-    }
+    return record_of(exchange, conversation).model_dump(mode="json")
 
 
 def conversation_json(conversation: Conversation) -> dict[str, Any]:
@@ -124,6 +94,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "id": conversation.id,
         "label": conversation.label,
         "identity": conversation.identity,
+        "owner": conversation.owner,
         "mode": conversation.mode.value,
         "created_at": iso(conversation.created_at),
         "exchange_ids": list(conversation.exchange_ids),
@@ -141,11 +112,20 @@ def _exchange(switchboard: Switchboard, exchange_id: str) -> Exchange:
         raise APIError(404, f"No exchange with id '{exchange_id}'.", code="exchange_not_found") from None
 
 
-@router.get("/exchanges")
-async def list_exchanges(request: Request, state: str | None = None) -> list[dict[str, Any]]:
-    """Exchanges of this run, oldest first; `state` filters (comma-separated states allowed)."""
+# The records are built as dicts (no second validation of every request body); the model is
+# named here so the API's schema documents the shape.
+_RECORDS: dict[int | str, dict[str, Any]] = {200: {"model": list[ExchangeRecord]}}
+_RECORD: dict[int | str, dict[str, Any]] = {200: {"model": ExchangeRecord}}
+
+
+@router.get("/exchanges", response_model=None, responses=_RECORDS)
+async def list_exchanges(request: Request, outcome: str | None = None,
+                         state: str | None = None) -> list[dict[str, Any]]:
+    """Exchanges of this run, oldest first; `outcome` filters (comma-separated outcomes allowed;
+    `state` is its older name)."""
     switchboard = _switchboard(request)
-    wanted = {part.strip() for part in state.split(",")} if state else None
+    asked = outcome or state
+    wanted = {part.strip() for part in asked.split(",")} if asked else None
     return [
         exchange_json(exchange, switchboard)
         for exchange in switchboard.exchanges.values()
@@ -153,7 +133,7 @@ async def list_exchanges(request: Request, state: str | None = None) -> list[dic
     ]
 
 
-@router.get("/exchanges/{exchange_id}")
+@router.get("/exchanges/{exchange_id}", response_model=None, responses=_RECORD)
 async def get_exchange(request: Request, exchange_id: str) -> dict[str, Any]:
     switchboard = _switchboard(request)
     return exchange_json(_exchange(switchboard, exchange_id), switchboard)

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,13 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState, Mode
+from human_chat_completions.core.record import (
+    ConversationRef,
+    ExchangeRecord,
+    conversation_ref,
+    iso,
+    record_of,
+)
 from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate
 
@@ -33,14 +40,29 @@ PARTIAL_REPLY_SECONDS = 0.5
 USER_INPUT_PREVIEW = 1000
 
 
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
-
-
 def user_input_preview(text: str) -> str:
     return text if len(text) <= USER_INPUT_PREVIEW else text[:USER_INPUT_PREVIEW] + "…"
+
+
+def columns(record: ExchangeRecord) -> dict[str, Any]:
+    """The columns a record fills: the ones queries filter and sort on, and the ones a researcher
+    reads with plain SQL. `record_json` holds the whole record (a new field needs no new column);
+    the request has its own column, written once on arrival."""
+    stamps = record.timestamps
+    return {
+        "id": record.id, "conversation_id": record.conversation.id, "state": record.outcome,
+        "mode": record.mode, "author": record.author, "model": record.model,
+        "stream": int(record.stream), "reply": record.final, "finish_reason": record.finish_reason,
+        "error": record.error, "regenerate_of": record.regenerate_of,
+        "client_address": record.client.address, "client_user_agent": record.client.user_agent,
+        "received_at": stamps.received_at, "first_byte_at": stamps.first_byte_at,
+        "done_at": stamps.done_at, "delivery_style": record.delivery_style,
+        "operator_session": record.operator_session, "shown_at": stamps.shown_at,
+        "first_keystroke_at": stamps.first_keystroke_at,
+        "first_draft_token_at": stamps.first_draft_token_at,
+        "chosen_draft_id": record.chosen_draft_id, "edit_distance": record.edit_distance,
+        "note": record.note, "tag": record.tag, "record_json": record.stored_json(),
+    }
 
 
 class ExchangeLog:
@@ -60,6 +82,7 @@ class ExchangeLog:
         self._partial_flush: dict[str, asyncio.TimerHandle] = {}
         self.failure: str | None = None
         self._unlogged: set[str] = set()
+        self._conversations: dict[str, ConversationRef] = {}
 
     def close(self) -> None:
         for handle in self._partial_flush.values():
@@ -93,15 +116,10 @@ class ExchangeLog:
         exchange = getattr(event, "exchange", None)
         if exchange is None:
             return
-        record = {
-            "event": event.type, "id": exchange.id, "conversation_id": exchange.conversation_id,
-            "state": exchange.state.value, "request": exchange.request, "reply": exchange.reply.text,
-            "author": exchange.author.value if exchange.author else None,
-            "received_at": iso(exchange.received_at), "done_at": iso(exchange.done_at),
-        }
+        line = {"event": event.type, **self.record(exchange).model_dump(mode="json")}
         try:
             with self.spill_path.open("a", encoding="utf-8") as spill:
-                spill.write(json.dumps(record, ensure_ascii=False) + "\n")
+                spill.write(json.dumps(line, ensure_ascii=False) + "\n")
         except OSError as error:
             log.error("the spill file %s could not be written either: %s", self.spill_path, error)
 
@@ -124,8 +142,15 @@ class ExchangeLog:
         elif isinstance(event, DraftChanged) and not event.text:
             # Drafts are written when they start and when they finish, not on every token.
             self._save_draft(event.draft)
+            self._update_exchange(event.exchange)
+
+    def record(self, exchange: Exchange) -> ExchangeRecord:
+        """The exchange's record, in the conversation this log has seen it open in."""
+        conversation = self._conversations.get(exchange.conversation_id)
+        return record_of(exchange, conversation or ConversationRef(id=exchange.conversation_id))
 
     def _save_conversation(self, conversation: Conversation) -> None:
+        self._conversations[conversation.id] = conversation_ref(conversation)
         self.db.execute(
             """INSERT INTO conversations (id, label, identity, owner, mode, created_at)
                VALUES (?, ?, ?, ?, ?, ?)
@@ -141,55 +166,18 @@ class ExchangeLog:
         )
 
     def _insert_exchange(self, exchange: Exchange) -> None:
-        self.db.execute(
-            """INSERT INTO exchanges (id, conversation_id, state, mode, model, stream, request_json,
-                   user_input, regenerate_of, client_address, client_user_agent, api_key_masked,
-                   received_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                exchange.id,
-                exchange.conversation_id,
-                exchange.state.value,
-                exchange.mode.value,
-                exchange.model,
-                int(exchange.stream),
-                json.dumps(exchange.request, ensure_ascii=False),
-                user_input_preview(exchange.user_input),
-                exchange.regenerate_of,
-                exchange.client.address,
-                exchange.client.user_agent,
-                exchange.client.api_key_masked,
-                iso(exchange.received_at),
-            ),
-        )
+        row = columns(self.record(exchange))
+        row.update(request_json=json.dumps(exchange.request, ensure_ascii=False),
+                   user_input=user_input_preview(exchange.user_input),
+                   api_key_masked=exchange.client.api_key_masked)
+        names = ", ".join(row)
+        values = ", ".join(f":{name}" for name in row)
+        self.db.execute(f"INSERT INTO exchanges ({names}) VALUES ({values})", row)
 
     def _update_exchange(self, exchange: Exchange) -> None:
-        self.db.execute(
-            """UPDATE exchanges SET state = ?, author = ?, reply = ?, finish_reason = ?, error = ?,
-                   first_byte_at = ?, done_at = ?, delivery_style = ?, operator_session = ?,
-                   shown_at = ?, first_keystroke_at = ?, first_draft_token_at = ?,
-                   chosen_draft_id = ?, edit_distance = ?, note = ?, tag = ?
-               WHERE id = ?""",
-            (
-                exchange.state.value,
-                exchange.author.value if exchange.author else None,
-                exchange.reply.text,
-                exchange.reply.finish_reason,
-                exchange.error,
-                iso(exchange.first_byte_at),
-                iso(exchange.done_at),
-                exchange.delivery_style,
-                exchange.operator_session,
-                iso(exchange.shown_at),
-                iso(exchange.first_keystroke_at),
-                iso(exchange.first_draft_token_at),
-                exchange.chosen_draft_id,
-                exchange.edit_distance,
-                exchange.note,
-                exchange.tag,
-                exchange.id,
-            ),
-        )
+        row = columns(self.record(exchange))
+        assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
+        self.db.execute(f"UPDATE exchanges SET {assignments} WHERE id = :id", row)
 
     def _save_partial_reply(self, exchange: Exchange) -> None:
         """A reply in progress is saved at most every PARTIAL_REPLY_SECONDS, so a crash mid-reply
@@ -222,7 +210,7 @@ class ExchangeLog:
 
     def _write_partial_reply(self, exchange: Exchange) -> None:
         self._partial_saved[exchange.id] = time.monotonic()
-        self.db.execute("UPDATE exchanges SET reply = ? WHERE id = ?", (exchange.reply.text, exchange.id))
+        self._update_exchange(exchange)
 
     def _cancel_partial_flush(self, exchange_id: str) -> None:
         handle = self._partial_flush.pop(exchange_id, None)
@@ -266,13 +254,16 @@ class ExchangeLog:
     def mark_interrupted(self) -> int:
         """Rows left open by a previous run that died: say so, keep everything. Returns the count."""
         cursor = self.db.execute(
-            "UPDATE exchanges SET state = ?, error = COALESCE(error, ?) WHERE state IN (?, ?)",
-            (
-                INTERRUPTED,
-                "the server stopped before this exchange was finished",
-                ExchangeState.WAITING.value,
-                ExchangeState.REPLYING.value,
-            ),
+            """UPDATE exchanges SET state = :state, error = COALESCE(error, :error),
+                   record_json = json_set(record_json, '$.outcome', :state, '$.error',
+                                          COALESCE(json_extract(record_json, '$.error'), :error))
+               WHERE state IN (:waiting, :replying)""",
+            {
+                "state": INTERRUPTED,
+                "error": "the server stopped before this exchange was finished",
+                "waiting": ExchangeState.WAITING.value,
+                "replying": ExchangeState.REPLYING.value,
+            },
         )
         return cursor.rowcount
 
@@ -292,7 +283,7 @@ class ExchangeLog:
     def restore_into(self, switchboard: Switchboard) -> None:
         """Let a new run continue the conversations of earlier ones: their identities, modes and
         answered histories (so history matching still finds the thread after a restart)."""
-        conversations = {}
+        conversations: dict[str, Conversation] = {}
         for row in self.conversation_rows():
             conversation = Conversation(
                 id=row["id"],
@@ -304,14 +295,15 @@ class ExchangeLog:
             )
             switchboard.conversations.add(conversation)
             conversations[conversation.id] = conversation
+            self._conversations[conversation.id] = conversation_ref(conversation)
         # Row by row, not fetchall: a long log of big requests would be in memory all at once.
         answered = self.db.execute(
             "SELECT id, conversation_id, request_json, reply FROM exchanges WHERE state = ? "
             "ORDER BY received_at, rowid", (ExchangeState.DONE.value,))
         for row in answered:
-            conversation = conversations.get(row["conversation_id"])
-            if conversation is None:
+            thread = conversations.get(row["conversation_id"])
+            if thread is None:
                 continue
             messages = json.loads(row["request_json"]).get("messages") or []
-            switchboard.conversations.remember_request(conversation, row["id"], messages)
-            switchboard.conversations.remember_reply(conversation, messages, row["reply"])
+            switchboard.conversations.remember_request(thread, row["id"], messages)
+            switchboard.conversations.remember_reply(thread, messages, row["reply"])

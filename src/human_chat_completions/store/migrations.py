@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -90,6 +93,83 @@ def m003_conversation_owner(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT")
 
 
+@migration
+def m004_exchange_record(db: sqlite3.Connection) -> None:
+    """The exchange's whole record as JSON (`core.record.ExchangeRecord` without the request,
+    which `request_json` holds), so that a new field reaches the log without a new column.
+
+    Old rows are filled from their columns. What older versions never stored (side requests,
+    notices, tool calls) stays empty. This step spells the record out itself rather than importing
+    the model: a migration must do tomorrow what it did the day it shipped.
+    """
+    db.execute("ALTER TABLE exchanges ADD COLUMN record_json TEXT")
+    labels = {row[0]: row[1:] for row in db.execute(
+        "SELECT id, label, identity, owner FROM conversations")}
+    cursor = db.execute(f"SELECT {', '.join(_M004_COLUMNS)} FROM exchanges")
+    while rows := cursor.fetchmany(500):
+        exchanges = [dict(zip(_M004_COLUMNS, row, strict=True)) for row in rows]
+        drafts = _m004_drafts(db, [row["id"] for row in exchanges])
+        db.executemany("UPDATE exchanges SET record_json = ? WHERE id = ?", [
+            (json.dumps(_m004_record(row, labels, drafts.get(row["id"], [])), ensure_ascii=False),
+             row["id"])
+            for row in exchanges
+        ])
+
+
+_M004_COLUMNS = (
+    "id", "conversation_id", "state", "mode", "author", "model", "stream", "reply", "finish_reason",
+    "error", "regenerate_of", "client_address", "client_user_agent", "received_at", "first_byte_at",
+    "done_at", "delivery_style", "operator_session", "shown_at", "first_keystroke_at",
+    "first_draft_token_at", "chosen_draft_id", "edit_distance", "note", "tag",
+)
+_M004_DRAFT_COLUMNS = ("id", "profile", "model", "instruction", "text", "started_at",
+                       "first_token_at", "done_at", "error")
+
+
+def _m004_drafts(db: sqlite3.Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    cursor = db.execute(
+        f"SELECT exchange_id, {', '.join(_M004_DRAFT_COLUMNS)} FROM drafts "
+        f"WHERE exchange_id IN ({', '.join('?' * len(ids))}) ORDER BY started_at, rowid", ids)
+    for exchange_id, *values in cursor:
+        found.setdefault(exchange_id, []).append(dict(zip(_M004_DRAFT_COLUMNS, values, strict=True)))
+    return found
+
+
+def _m004_record(row: dict[str, Any], labels: dict[str, tuple[Any, ...]],
+                 drafts: list[dict[str, Any]]) -> dict[str, Any]:
+    label, identity, owner = labels.get(row["conversation_id"], (None, None, None))
+    return {
+        "id": row["id"],
+        "conversation": {"id": row["conversation_id"], "label": label, "identity": identity,
+                         "owner": owner},
+        "model": row["model"] or "",
+        "stream": bool(row["stream"]),
+        "drafts": drafts,
+        "chosen_draft_id": row["chosen_draft_id"],
+        "final": row["reply"] or "",
+        "tool_calls": [],
+        "finish_reason": row["finish_reason"],
+        "author": row["author"],
+        "mode": row["mode"],
+        "delivery_style": row["delivery_style"],
+        "operator_session": row["operator_session"],
+        "timestamps": {name: row[name] for name in (
+            "received_at", "shown_at", "first_draft_token_at", "first_keystroke_at",
+            "first_byte_at", "done_at")},
+        "outcome": row["state"],
+        "error": row["error"],
+        "edit_distance": row["edit_distance"],
+        "note": row["note"],
+        "tag": row["tag"],
+        "side_request": None,
+        "notice": None,
+        "notice_code": None,
+        "regenerate_of": row["regenerate_of"],
+        "client": {"address": row["client_address"], "user_agent": row["client_user_agent"]},
+    }
+
+
 def migrate(db: sqlite3.Connection) -> list[str]:
     """Run every migration this database has not seen yet; return the names that ran."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
@@ -98,7 +178,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
     for name, step in MIGRATIONS:
         if name in done:
             continue
-        with db:
+        with _transaction(db):
             step(db)
             db.execute(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
@@ -106,3 +186,17 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             )
         ran.append(name)
     return ran
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One step, all or nothing, whatever the connection's isolation level: a step that stopped
+    half-way (a crash during a backfill) must neither count as run nor be unable to run again."""
+    if not db.in_transaction:
+        db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()

@@ -1,4 +1,4 @@
-"""The exchange log read as a dataset: filters, complete records and summary numbers."""
+"""The exchange log read as a dataset: filters, records (`ExchangeRecord`) and summary numbers."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ import json
 import sqlite3
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from human_chat_completions.core.exchange import last_user_text
+from human_chat_completions.core.record import ExchangeRecord
 from human_chat_completions.store.log import INTERRUPTED
 
 # Rows that never became a finished reply. Exports leave them out unless asked; timed-out
 # exchanges stay in, because the timeout policy did answer the client.
 UNFINISHED = frozenset({"waiting", "replying", "abandoned", "failed", INTERRUPTED})
 OUTCOMES = ("done", "abandoned", "failed", "timed_out", INTERRUPTED, "waiting", "replying")
-TIMESTAMPS = ("received_at", "shown_at", "first_draft_token_at", "first_keystroke_at",
-              "first_byte_at", "done_at")
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -54,7 +52,9 @@ def parse_when(text: str, *, end: bool = False) -> str:
 @dataclass(frozen=True)
 class Filters:
     """Which exchanges to read. `since`/`until` are stored-timestamp boundaries (see `parse_when`);
-    `until` is exclusive. `participant` is a conversation label."""
+    `until` is exclusive. `participant` is a conversation label. `text`: every whitespace-separated
+    term appears, in any case, in the id, participant, user input, reply, author, mode, outcome,
+    note, tag, side request or a draft."""
 
     since: str | None = None
     until: str | None = None
@@ -64,6 +64,7 @@ class Filters:
     mode: str | None = None
     outcome: str | None = None
     include_unfinished: bool = True
+    text: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -93,43 +94,76 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, row, strict=True))
 
 
-_SELECT = """SELECT e.*, c.label AS conversation_label, c.identity AS conversation_identity
+_SELECT = """SELECT e.request_json, e.record_json
              FROM exchanges e LEFT JOIN conversations c ON c.id = e.conversation_id"""
+# What a search looks through: the columns a researcher sees in the Logs page, and draft texts.
+# `user_input` is the stored preview (its first 1,000 characters), not the whole message.
+_SEARCHED = """e.id || ' ' || coalesce(c.label, '') || ' ' || coalesce(e.user_input, '') || ' ' ||
+    coalesce(e.reply, '') || ' ' || coalesce(e.author, '') || ' ' || e.mode || ' ' || e.state ||
+    ' ' || coalesce(e.note, '') || ' ' || coalesce(e.tag, '') || ' ' ||
+    coalesce(json_extract(e.record_json, '$.side_request'), '') || ' ' ||
+    coalesce((SELECT group_concat(d.text, ' ') FROM drafts d WHERE d.exchange_id = e.id), '')"""
 
 
-def _drafts_by_exchange(db: sqlite3.Connection, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    # Chunked: SQLite caps the number of bound parameters per statement.
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        cursor = db.execute(
-            f"SELECT * FROM drafts WHERE exchange_id IN ({', '.join('?' * len(chunk))}) "
-            "ORDER BY started_at, rowid",
-            chunk,
-        )
-        for draft in _dicts(cursor):
-            found.setdefault(draft["exchange_id"], []).append(draft)
-    return found
+def _matches(haystack: str | None, query: str) -> bool:
+    """Every whitespace-separated term of `query` appears, in any case, in `haystack`."""
+    folded = (haystack or "").casefold()
+    return all(term in folded for term in query.casefold().split())
 
 
-def iter_records(db: sqlite3.Connection, filters: Filters | None = None,
-                 batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Complete records of the exchanges that match, oldest first, read in batches."""
-    where, params = (filters or Filters()).where()
-    cursor = db.execute(_SELECT + where + " ORDER BY e.received_at, e.rowid", params)
-    names = [column[0] for column in cursor.description]
+def _prepare(db: sqlite3.Connection) -> None:
+    # SQLite's own LIKE and lower() fold ASCII only; a search must find 'É' and 'ß' too.
+    db.create_function("hcc_matches", 2, _matches, deterministic=True)
+
+
+def _where(db: sqlite3.Connection, filters: Filters | None) -> tuple[str, list[Any]]:
+    filters = filters or Filters()
+    where, params = filters.where()
+    if filters.text and filters.text.strip():
+        _prepare(db)
+        clause = f"hcc_matches({_SEARCHED}, ?)"
+        where = (where + " AND " + clause) if where else " WHERE " + clause
+        params = [*params, filters.text]
+    return where, params
+
+
+def record(row: dict[str, Any] | sqlite3.Row) -> ExchangeRecord:
+    """The record of one stored row: `record_json` with the request from `request_json`."""
+    try:
+        request = json.loads(row["request_json"])
+    except (TypeError, ValueError):
+        request = {}
+    return ExchangeRecord.from_stored(row["record_json"], request if isinstance(request, dict) else {})
+
+
+def iter_records(db: sqlite3.Connection, filters: Filters | None = None, batch: int = 1000, *,
+                 newest_first: bool = False, limit: int | None = None,
+                 offset: int = 0) -> Iterator[ExchangeRecord]:
+    """Records of the exchanges that match, oldest first (or newest), read in batches; `limit`
+    and `offset` read one page of them."""
+    where, params = _where(db, filters)
+    order = " DESC" if newest_first else ""
+    query = _SELECT + where + f" ORDER BY e.received_at{order}, e.rowid{order}"
+    if limit is not None or offset:
+        query += " LIMIT ? OFFSET ?"
+        params = [*params, -1 if limit is None else limit, offset]
+    cursor = db.execute(query, params)
     while rows := cursor.fetchmany(batch):
-        exchanges = [dict(zip(names, row, strict=True)) for row in rows]
-        drafts = _drafts_by_exchange(db, [row["id"] for row in exchanges])
-        for row in exchanges:
-            yield record(row, drafts.get(row["id"], []))
+        for row in rows:
+            yield record({"request_json": row[0], "record_json": row[1]})
 
 
-def records(db: sqlite3.Connection, filters: Filters | None = None) -> list[dict[str, Any]]:
+def records(db: sqlite3.Connection, filters: Filters | None = None) -> list[ExchangeRecord]:
     return list(iter_records(db, filters))
 
 
-def get_record(db: sqlite3.Connection, exchange_id: str) -> dict[str, Any] | None:
+def count(db: sqlite3.Connection, filters: Filters | None = None) -> int:
+    where, params = _where(db, filters)
+    query = "SELECT count(*) FROM exchanges e LEFT JOIN conversations c ON c.id = e.conversation_id"
+    return int(db.execute(query + where, params).fetchone()[0])
+
+
+def get_record(db: sqlite3.Connection, exchange_id: str) -> ExchangeRecord | None:
     """One exchange by id, or by a unique id prefix (ids are long to type)."""
     rows = list(_dicts(db.execute(_SELECT + " WHERE e.id = ?", (exchange_id,))))
     if not rows:
@@ -138,68 +172,10 @@ def get_record(db: sqlite3.Connection, exchange_id: str) -> dict[str, Any] | Non
                                       (pattern + "%",))))
     if len(rows) != 1:
         return None
-    return record(rows[0], _drafts_by_exchange(db, [rows[0]["id"]]).get(rows[0]["id"], []))
+    return record(rows[0])
 
 
-def _draft(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: row[key] for key in ("id", "profile", "model", "instruction", "text", "started_at",
-                                      "first_token_at", "done_at", "error")}
-
-
-def record(row: dict[str, Any], drafts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The complete, export-safe record of one exchange row (no API key, masked or not)."""
-    try:
-        request = json.loads(row["request_json"])
-    except (TypeError, ValueError):
-        request = {}
-    return {
-        "id": row["id"],
-        "conversation": {"id": row["conversation_id"], "label": row.get("conversation_label"),
-                         "identity": row.get("conversation_identity")},
-        "participant": row.get("conversation_label"),
-        "model": row["model"],
-        "stream": bool(row["stream"]),
-        "request": request,
-        "user_input": _user_input(request, row["user_input"]),
-        "drafts": [_draft(draft) for draft in drafts],
-        "chosen_draft_id": row.get("chosen_draft_id"),
-        "final": row["reply"] or "",
-        "finish_reason": row["finish_reason"],
-        "author": row["author"],
-        "mode": row["mode"],
-        "delivery_style": row.get("delivery_style"),
-        "operator_session": row.get("operator_session"),
-        "timestamps": {name: row.get(name) for name in TIMESTAMPS},
-        "outcome": row["state"],
-        "error": row["error"],
-        "edit_distance": row.get("edit_distance"),
-        "note": row.get("note"),
-        "tag": row.get("tag"),
-        "regenerate_of": row["regenerate_of"],
-        "client": {"address": row["client_address"], "user_agent": row["client_user_agent"]},
-    }
-
-
-def _user_input(request: dict[str, Any], column: str) -> str:
-    """The whole last user message: the column is only a preview of it (see store.log)."""
-    messages = request.get("messages") if isinstance(request, dict) else None
-    return last_user_text(messages) if isinstance(messages, list) else column
-
-
-def chosen_draft(rec: dict[str, Any]) -> dict[str, Any] | None:
-    return next((d for d in rec["drafts"] if d["id"] == rec["chosen_draft_id"]), None)
-
-
-def response_seconds(rec: dict[str, Any]) -> float | None:
-    """How long the operator took: received → done, for exchanges that were answered."""
-    stamps = rec["timestamps"]
-    if rec["outcome"] != "done" or not stamps["received_at"] or not stamps["done_at"]:
-        return None
-    received = datetime.fromisoformat(stamps["received_at"])
-    return (datetime.fromisoformat(stamps["done_at"]) - received).total_seconds()
-
-
-def stats(recs: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> dict[str, Any]:
+def stats(recs: Iterable[ExchangeRecord]) -> dict[str, Any]:
     """Counts by author, mode and outcome; medians of response time and edit distance."""
     by_author: Counter[str] = Counter()
     by_mode: Counter[str] = Counter()
@@ -209,14 +185,14 @@ def stats(recs: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> dict[str, An
     total = 0
     for rec in recs:
         total += 1
-        by_author[rec["author"] or "none"] += 1
-        by_mode[rec["mode"]] += 1
-        by_outcome[rec["outcome"]] += 1
-        seconds = response_seconds(rec)
+        by_author[rec.author or "none"] += 1
+        by_mode[rec.mode] += 1
+        by_outcome[rec.outcome] += 1
+        seconds = rec.response_seconds()
         if seconds is not None:
             times.append(seconds)
-        if rec["edit_distance"] is not None:
-            distances.append(rec["edit_distance"])
+        if rec.edit_distance is not None:
+            distances.append(rec.edit_distance)
     return {
         "exchanges": total,
         "by_author": dict(sorted(by_author.items())),

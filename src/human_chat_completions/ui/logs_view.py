@@ -1,25 +1,33 @@
-"""The log page: every logged exchange, searchable; one exchange's draft and reply compared; export.
+"""The log page: every logged exchange, searchable, a page at a time; one exchange's draft and reply
+compared; export.
 
-The logic (search, word diff, export) lives in plain functions and methods that need no page, so it
-is testable without a browser; the widgets only render `self.records` and `self.selected`.
+The log grows for as long as a study runs, so nothing here reads it on the server's event loop:
+each page (and each export) is read in a worker thread over a connection of its own. The logic
+(search, paging, word diff, export) lives in plain functions and methods that need no page, so it
+is testable without a browser; the widgets only render `self.shown` and `self.selected`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import flet as ft
 
+from human_chat_completions.core.record import DraftRecord, ExchangeRecord
 from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.ui.i18n import Translator
 
-MAX_ROWS = 500  # a DataTable gets slow beyond a few hundred rows; search narrows the rest
+PAGE_SIZE = 100  # rows a page shows: a DataTable gets slow beyond a few hundred
 
 # CJK characters have no spaces between words: compare them one by one.
 _TOKENS = re.compile(r"\s+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]|\w+|[^\w\s]")
@@ -62,19 +70,9 @@ def _add(segments: list[Segment], text: str, kind: str) -> None:
         segments.append(Segment(text, kind))
 
 
-def matches(record: dict[str, Any], query: str) -> bool:
-    """Every whitespace-separated term of `query` appears (any case) somewhere in the record."""
-    haystack = " ".join(str(value or "") for value in (
-        record["id"], record["participant"], record["user_input"], record["final"],
-        record["author"], record["mode"], record["outcome"], record["note"], record["tag"],
-        *(draft["text"] for draft in record["drafts"]),
-    )).casefold()
-    return all(term in haystack for term in query.casefold().split())
-
-
-def shown_draft(record: dict[str, Any]) -> dict[str, Any] | None:
+def shown_draft(record: ExchangeRecord) -> DraftRecord | None:
     """The draft to compare with the reply: the one the operator took, else the first one."""
-    return queries.chosen_draft(record) or (record["drafts"][0] if record["drafts"] else None)
+    return record.chosen_draft or (record.drafts[0] if record.drafts else None)
 
 
 def local_time(stamp: str | None) -> str:
@@ -100,36 +98,77 @@ def _short(text: str | None, limit: int = 60) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+@dataclass(frozen=True)
+class LogPage:
+    """One page of the log, newest first: `offset` records skipped, `matched` matching the
+    search, `total` in the log."""
+
+    records: list[ExchangeRecord] = field(default_factory=list)
+    offset: int = 0
+    matched: int = 0
+    total: int = 0
+
+
+class LogReader:
+    """Reads the log file for the page. Every call opens its own read-only connection, so it can
+    run in any worker thread beside the server's writer (the log is in WAL mode)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+            yield db
+
+    def page(self, query: str, offset: int, limit: int = PAGE_SIZE) -> LogPage:
+        filters = queries.Filters(text=query.strip() or None)
+        with self._db() as db:
+            total = queries.count(db)
+            matched = queries.count(db, filters) if filters.text else total
+            records = list(queries.iter_records(db, filters, newest_first=True, limit=limit,
+                                                offset=offset))
+        return LogPage(records, offset, matched, total)
+
+    def export(self, query: str, format: str, rules: exports.Rules,
+               path: Path) -> exports.ExportReport:
+        """Every record matching `query`, oldest first, to `path` and its `.meta.json`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db, path.open("w", encoding="utf-8", newline="") as file:
+            found = queries.iter_records(db, queries.Filters(text=query.strip() or None))
+            report = exports.write(found, format, file, rules)
+        exports.write_meta(path, report, {"search": query.strip()})
+        return report
+
+
 class LogsView:
     """The exchange log as a page. `.view` is the control to place in the window.
 
-    `source`: the running server's `ExchangeLog` (shares its connection, on the server's loop), a
-    path to a log file, or an open connection. `exports_dir`: where Export writes (default: an
-    `exports` folder beside the log file, i.e. in the data dir).
+    `source`: the running server's `ExchangeLog` or the path of a log file; the page reads it over
+    connections of its own. `exports_dir`: where Export writes (default: an `exports` folder
+    beside the log file, i.e. in the data dir).
     """
 
-    def __init__(self, source: ExchangeLog | Path | str | sqlite3.Connection, t: Translator,
+    def __init__(self, source: ExchangeLog | Path | str, t: Translator,
                  exports_dir: Path | None = None) -> None:
         self.t = t
-        if isinstance(source, ExchangeLog):
-            self.db, log_path = source.db, source.path
-        elif isinstance(source, sqlite3.Connection):
-            self.db, log_path = source, None
-        else:
-            log_path = Path(source)
-            self.db = sqlite3.connect(f"file:{log_path}?mode=ro", uri=True, check_same_thread=False)
-        if exports_dir is None:
-            from human_chat_completions.config import data_dir
-
-            exports_dir = (log_path.parent if log_path else data_dir()) / "exports"
-        self.exports_dir = exports_dir
-        self.records: list[dict[str, Any]] = []
+        log_path = source.path if isinstance(source, ExchangeLog) else Path(source)
+        self.reader = LogReader(log_path)
+        self.exports_dir = exports_dir or log_path.parent / "exports"
+        self.shown: LogPage | None = None  # None until the first page is read
         self.query = ""
+        self.offset = 0
         self.selected: str | None = None
+        self._asked = 0  # which read is the latest: an older one finishing late is dropped
+        self._loading: asyncio.Task[None] | None = None
 
         self.search = ft.TextField(hint_text=self.t("logs_search"), prefix_icon=ft.Icons.SEARCH,
                                    expand=True, on_change=self._on_search)
-        self.count = ft.Text("")
+        self.count = ft.Text(self.t("logs_loading"))
+        self.newer = ft.IconButton(ft.Icons.CHEVRON_LEFT, tooltip=self.t("logs_newer"),
+                                   disabled=True, on_click=lambda _e: self.turn(-1))
+        self.older = ft.IconButton(ft.Icons.CHEVRON_RIGHT, tooltip=self.t("logs_older"),
+                                   disabled=True, on_click=lambda _e: self.turn(1))
         self.table = ft.DataTable(
             columns=[ft.DataColumn(label=ft.Text(self.t(key))) for key in (
                 "logs_col_time", "logs_col_participant", "logs_col_input", "logs_col_final",
@@ -147,14 +186,14 @@ class LogsView:
                 ft.Text(self.t("logs_title"), size=20, weight=ft.FontWeight.BOLD),
                 ft.Row([self.search, ft.IconButton(ft.Icons.REFRESH, tooltip=self.t("logs_refresh"),
                                                    on_click=lambda _e: self.reload())]),
-                self.count,
+                ft.Row([self.count, self.newer, self.older]),
                 ft.Container(ft.Row([self.table], scroll=ft.ScrollMode.AUTO), height=320),
                 ft.Divider(),
                 self.detail,
                 ft.Divider(),
                 ft.Row([self.format, self.include_unfinished,
                         ft.Button(self.t("logs_export"), icon=ft.Icons.DOWNLOAD,
-                                  on_click=lambda _e: self.export())], wrap=True),
+                                  on_click=self._on_export)], wrap=True),
                 self.export_message,
             ],
             scroll=ft.ScrollMode.AUTO, expand=True, spacing=12,
@@ -164,44 +203,77 @@ class LogsView:
     # -- state ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read the log again (new exchanges arrive while the page is open)."""
-        self.records = queries.records(self.db)
-        self.render()
+        """Read the page shown again (new exchanges arrive while the page is open): in a worker
+        thread when called on an event loop (the window), else at once (a script, a test)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.load())
+            return
+        self._loading = loop.create_task(self.load())
 
-    def visible(self) -> list[dict[str, Any]]:
-        """Records matching the search, newest first."""
-        return [record for record in reversed(self.records) if matches(record, self.query)]
+    async def load(self) -> None:
+        self._asked += 1
+        asked = self._asked
+        page = await asyncio.to_thread(self.reader.page, self.query, self.offset)
+        if asked == self._asked:
+            self.shown = page
+            self.render()
+
+    @property
+    def records(self) -> list[ExchangeRecord]:
+        """The records on the page shown, newest first."""
+        return self.shown.records if self.shown else []
+
+    def visible(self) -> list[ExchangeRecord]:
+        return self.records
 
     def set_query(self, query: str) -> None:
         self.query = query
-        self.render()
+        self.offset = 0
+        self.reload()
+
+    def turn(self, pages: int) -> None:
+        """Go `pages` pages older (negative: newer)."""
+        matched = self.shown.matched if self.shown else 0
+        self.offset = max(0, min(self.offset + pages * PAGE_SIZE,
+                                 (max(matched, 1) - 1) // PAGE_SIZE * PAGE_SIZE))
+        self.reload()
 
     def select(self, exchange_id: str | None) -> None:
         self.selected = exchange_id
         self.render()
 
-    def selected_record(self) -> dict[str, Any] | None:
-        return next((r for r in self.records if r["id"] == self.selected), None)
+    def selected_record(self) -> ExchangeRecord | None:
+        return next((r for r in self.records if r.id == self.selected), None)
 
     def export(self, format: str | None = None, include_unfinished: bool | None = None) -> Path | None:
-        """Write the records matching the search to `exports_dir`; return the file written."""
+        """`export_async` where no event loop runs (a script, a test)."""
+        return asyncio.run(self.export_async(format, include_unfinished))
+
+    async def export_async(self, format: str | None = None,
+                           include_unfinished: bool | None = None) -> Path | None:
+        """Write every record matching the search (all pages) to `exports_dir`, with what the
+        export left out in a `.meta.json` beside it; return the file written."""
         format = format or self.format.value or "jsonl"
         if include_unfinished is None:
             include_unfinished = bool(self.include_unfinished.value)
-        chosen = [record for record in reversed(self.visible())
-                  if include_unfinished or record["outcome"] not in queries.UNFINISHED]
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.exports_dir / f"exchanges-{stamp}-{format}.{exports.EXTENSIONS[format]}"
+        rules = exports.Rules(include_unfinished=include_unfinished)
         try:
-            self.exports_dir.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8", newline="") as file:
-                count = exports.write(chosen, format, file)
-        except OSError as error:
+            report = await asyncio.to_thread(self.reader.export, self.query, format, rules, path)
+        except (OSError, sqlite3.Error) as error:
             self.export_message.value = self.t("logs_export_failed", error=error)
             self.export_message.color = ft.Colors.RED_700
             self._update()
             return None
-        self.export_message.value = self.t("logs_exported", count=count, path=path)
+        message = self.t("logs_exported", count=report.written, path=path)
+        left_out = report.read - report.written
+        if left_out:
+            message += " " + self.t("logs_export_left_out", count=left_out,
+                                    meta=exports.meta_path(path).name)
+        self.export_message.value = message
         self.export_message.color = ft.Colors.GREEN_700
         self._update()
         return path
@@ -209,45 +281,59 @@ class LogsView:
     # -- rendering ------------------------------------------------------------------------------
 
     def render(self) -> None:
-        shown = self.visible()
-        self.count.value = (self.t("logs_showing", shown=min(len(shown), MAX_ROWS),
-                                    total=len(self.records))
-                            if self.records else self.t("logs_empty"))
-        self.table.rows = [self._row(record) for record in shown[:MAX_ROWS]]
+        self.count.value = self._count_text()
+        shown = self.shown
+        self.newer.disabled = shown is None or shown.offset == 0
+        self.older.disabled = shown is None or shown.offset + len(shown.records) >= shown.matched
+        self.table.rows = [self._row(record) for record in self.records]
         self.detail.controls = self._detail(self.selected_record())
         self._update()
 
-    def _row(self, record: dict[str, Any]) -> ft.DataRow:
-        cells = (local_time(record["timestamps"]["received_at"]), record["participant"] or "",
-                 _short(record["user_input"]), _short(record["final"]), record["author"] or "",
-                 record["outcome"])
+    def _count_text(self) -> str:
+        shown = self.shown
+        if shown is None:
+            return self.t("logs_loading")
+        if not shown.total:
+            return self.t("logs_empty")
+        if not shown.records:
+            return self.t("logs_no_match", total=shown.total)
+        first, last = shown.offset + 1, shown.offset + len(shown.records)
+        if shown.matched == shown.total:
+            return self.t("logs_showing", first=first, last=last, total=shown.total)
+        return self.t("logs_showing_matched", first=first, last=last, matched=shown.matched,
+                      total=shown.total)
+
+    def _row(self, record: ExchangeRecord) -> ft.DataRow:
+        cells = (local_time(record.timestamps.received_at), record.participant or "",
+                 _short(record.user_input), _short(record.final), record.author or "",
+                 record.outcome)
         return ft.DataRow(cells=[ft.DataCell(ft.Text(value)) for value in cells],
-                          selected=record["id"] == self.selected, data=record["id"],
+                          selected=record.id == self.selected, data=record.id,
                           on_select_change=self._on_row)
 
-    def _detail(self, record: dict[str, Any] | None) -> list[ft.Control]:
+    def _detail(self, record: ExchangeRecord | None) -> list[ft.Control]:
         if record is None:
             return [ft.Text(self.t("logs_select"))]
         draft = shown_draft(record)
         if draft is not None:
-            left, right = diff_words(draft["text"], record["final"])
-            draft_box = self._box(self.t("logs_draft", profile=draft["profile"]),
+            left, right = diff_words(draft.text, record.final)
+            draft_box = self._box(self.t("logs_draft", profile=draft.profile),
                                   ft.Text(spans=spans(left), selectable=True))
         else:
-            right = [Segment(record["final"], "same")]
+            right = [Segment(record.final, "same")]
             draft_box = self._box(self.t("logs_draft", profile="-"),
                                   ft.Text(self.t("logs_no_draft"), italic=True))
         controls: list[ft.Control] = [
-            ft.Text(f"{record['id']} · {record['participant']} · {record['mode']} · "
-                    f"{record['author'] or '-'} · {record['outcome']}", selectable=True),
+            ft.Text(f"{record.id} · {record.participant} · {record.mode} · "
+                    f"{record.author or '-'} · {record.outcome}", selectable=True),
             ft.Row([
-                self._box(self.t("logs_user_input"), ft.Text(record["user_input"], selectable=True)),
+                self._box(self.t("logs_user_input"), ft.Text(record.user_input, selectable=True)),
                 draft_box,
                 self._box(self.t("logs_final"), ft.Text(spans=spans(right), selectable=True)),
             ], vertical_alignment=ft.CrossAxisAlignment.START),
         ]
-        if record["edit_distance"] is not None:
-            controls.append(ft.Text(self.t("logs_edit_distance", distance=record["edit_distance"])))
+        if record.edit_distance is not None:
+            controls.append(ft.Text(self.t("logs_edit_distance", distance=record.edit_distance)))
         return controls
 
     @staticmethod
@@ -261,6 +347,9 @@ class LogsView:
 
     def _on_row(self, event: ft.Event) -> None:
         self.select(event.control.data)
+
+    async def _on_export(self, _event: ft.Event) -> None:
+        await self.export_async()
 
     def _update(self) -> None:
         try:
