@@ -8,8 +8,8 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from human_chat_completions import secrets
 from human_chat_completions.config import Settings, save_settings, settings_path
+from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 
 profiles_app = typer.Typer(help="Copilot profiles: which LLM drafts replies.", no_args_is_help=True)
@@ -74,9 +74,9 @@ def profiles_list() -> None:
     rows = []
     for profile in settings.profiles:
         try:
-            source = secrets.key_source(profile)
+            source = keyring_store.key_source(profile)
             key = {"env": f"key: env {profile.key_env}", "keyring": "key: keyring", None: "key: none"}[source]
-        except secrets.KeyringUnavailable as error:
+        except keyring_store.KeyringUnavailable as error:
             keyring_problem = str(error)
             key = "key: unknown (keyring unavailable)"
         rows.append(("*" if profile is chosen else " ", profile.name, profile.model, profile.base_url, key))
@@ -148,9 +148,9 @@ def profiles_remove(
     typer.echo(f"Removed profile “{name}”.")
     if not keep_key:
         try:
-            if secrets.delete_key(profile):
+            if keyring_store.delete_key(profile):
                 typer.echo("Deleted its key from the OS keyring.")
-        except secrets.KeyringUnavailable as error:
+        except keyring_store.KeyringUnavailable as error:
             typer.echo(f"Could not delete its key from the OS keyring: {error}", err=True)
 
 
@@ -183,13 +183,13 @@ def keys_set(profile_name: Annotated[str, typer.Argument(metavar="PROFILE", help
     else:
         key = sys.stdin.read()
     try:
-        secrets.set_key(profile, key)
+        keyring_store.set_key(profile, key)
     except ValueError as error:
         _fail(f"Nothing stored: {error}.")
-    except secrets.KeyringUnavailable as error:
+    except keyring_store.KeyringUnavailable as error:
         _fail(str(error))
     typer.echo(f"Stored the key for profile “{profile.name}” in the OS keyring.")
-    if secrets.key_source(profile) == "env":
+    if keyring_store.key_source(profile) == "env":
         typer.echo(f"Note: ${profile.key_env} is set and is used instead while it is.", err=True)
 
 
@@ -197,8 +197,8 @@ def keys_set(profile_name: Annotated[str, typer.Argument(metavar="PROFILE", help
 def keys_delete(profile_name: Annotated[str, typer.Argument(metavar="PROFILE", help="Profile name.")]) -> None:
     """Delete a profile's key from the OS keyring."""
     try:
-        deleted = secrets.delete_key(profile_name)
-    except secrets.KeyringUnavailable as error:
+        deleted = keyring_store.delete_key(profile_name)
+    except keyring_store.KeyringUnavailable as error:
         _fail(str(error))
     if not deleted:
         _fail(f"No key stored for “{profile_name}”.")
@@ -210,8 +210,8 @@ def keys_list() -> None:
     """List the profiles that have a key (names and where it comes from; never the keys)."""
     settings = _load()
     try:
-        sources = [(p, secrets.key_source(p)) for p in settings.profiles]
-    except secrets.KeyringUnavailable as error:
+        sources = [(p, keyring_store.key_source(p)) for p in settings.profiles]
+    except keyring_store.KeyringUnavailable as error:
         _fail(str(error))
     with_key = [(p, s) for p, s in sources if s is not None]
     if not with_key:

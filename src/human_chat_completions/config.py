@@ -14,8 +14,7 @@ from typing import Annotated, Any, Literal
 import platformdirs
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
-from human_chat_completions.copilot.profiles import Profile
-from human_chat_completions.copilot.side_requests import SideRequestRule
+from human_chat_completions.copilot.schemas import Profile, SideRequestRule
 from human_chat_completions.core.exchange import Mode
 
 APP_NAME = "human-chat-completions"

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from human_chat_completions import secrets
+from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.profiles import Profile
 from human_chat_completions.copilot.upstream import (
     Finish,
@@ -184,7 +184,7 @@ async def test_unavailable_keyring_is_explained_when_the_upstream_wants_a_key(
     fake: FakeUpstream, profile: Profile
 ) -> None:
     def lookup(p: Profile) -> str | None:
-        raise secrets.KeyringUnavailable("No OS keyring is available to store keys.")
+        raise keyring_store.KeyringUnavailable("No OS keyring is available to store keys.")
 
     async with Upstream(key_lookup=lookup) as no_keyring:
         _, error = await failure(no_keyring.stream_reply(profile, CLIENT_MESSAGES))
@@ -195,7 +195,7 @@ async def test_keyless_local_upstream_works_without_a_keyring(fake: FakeUpstream
     fake.require_key = None
 
     def lookup(p: Profile) -> str | None:
-        raise secrets.KeyringUnavailable("no keyring")
+        raise keyring_store.KeyringUnavailable("no keyring")
 
     async with Upstream(key_lookup=lookup) as no_keyring:
         pieces = await collect(no_keyring.stream_reply(profile, CLIENT_MESSAGES))
@@ -415,7 +415,7 @@ async def test_a_refused_key_is_looked_up_again(fake: FakeUpstream, profile: Pro
 
 async def test_default_key_lookup_reads_the_keyring(fake: FakeUpstream, profile: Profile,
                                                     memory_keyring: MemoryKeyring) -> None:
-    secrets.set_key(profile, KEY)
+    keyring_store.set_key(profile, KEY)
     async with Upstream() as upstream:
         assert isinstance((await collect(upstream.stream_reply(profile, CLIENT_MESSAGES)))[-1], Finish)
         assert await upstream.list_models(profile) == ["fake-model"]

@@ -98,7 +98,7 @@ def test_side_requests_are_dimmed_and_do_not_hide_the_participants_words():
 
 
 def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
-    from human_chat_completions import secrets
+    from human_chat_completions.copilot import keyring_store
     from tests.fakes.keyring import MemoryKeyring, using_keyring
 
     settings = Settings()
@@ -111,7 +111,7 @@ def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
     view.candidates.value = "2"
     with using_keyring(MemoryKeyring()):
         view._save(None)
-        assert secrets.get_key("local") == "sk-very-secret-key"
+        assert keyring_store.get_key("local") == "sk-very-secret-key"
     assert view.message.value == "Settings saved.", view.message.value
     assert [p.name for p in settings.profiles] == ["local"] and settings.default_profile == "local"
     assert settings.profiles[0].base_url == "http://127.0.0.1:11434/v1"

@@ -1,74 +1,16 @@
 """Copilot profiles: which OpenAI-compatible upstream drafts replies, and how.
 
-A profile never holds a key: keys live in the OS keyring (see `human_chat_completions.secrets`), or come
+A profile never holds a key: keys live in the OS keyring (see `copilot/keyring_store.py`), or come
 from the environment variable the profile names in `key_env`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from human_chat_completions.copilot.schemas import Profile
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Profile(BaseModel):
-    """One upstream LLM the copilot can use.
-
-    name: how the operator and the keyring know it (letters, digits, `.`, `_`, `-`).
-    base_url: the upstream's OpenAI-compatible base, e.g. `https://api.openai.com/v1` or
-        `http://127.0.0.1:11434/v1` (Ollama).
-    model: the upstream model name.
-    temperature, max_tokens: sent when set; they override what the client asked for.
-    instruction: the copilot instruction, sent as a system message before the conversation (the client's own
-        system prompt is kept after it).
-    key_env: optional name of an environment variable that supplies the key (checked before the keyring).
-    timeout_seconds: the longest the upstream may stay silent (connecting, before the first token, between chunks).
-    stream_usage: ask for a usage chunk (`stream_options.include_usage`); turn off for upstreams that reject it.
-    """
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    base_url: str
-    model: str = Field(min_length=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    instruction: str = ""
-    key_env: str | None = None
-    timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
-    stream_usage: bool = True
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(
-                "a profile name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            )
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _valid_base_url(cls, value: str) -> str:
-        value = value.strip()
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("base_url must be an http:// or https:// address, e.g. https://api.openai.com/v1")
-        return value.rstrip("/")
-
-    @field_validator("key_env")
-    @classmethod
-    def _valid_env_name(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if not _ENV_NAME.match(value):
-            raise ValueError("key_env must be an environment variable name, e.g. OPENAI_API_KEY")
-        return value
+__all__ = ["Profile", "default_profile", "find_profile"]
 
 
 def find_profile(profiles: Iterable[Profile], name: str) -> Profile | None:

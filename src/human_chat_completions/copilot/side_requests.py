@@ -15,57 +15,13 @@ without an LLM and without sending the conversation anywhere.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
+from human_chat_completions.copilot.schemas import SideRequestRule, Where
 from human_chat_completions.core.exchange import message_text
 
-SideAction = Literal["canned", "copilot", "operator"]
-Where = Literal["last_user", "system", "any"]
-
-
-class SideRequestRule(BaseModel):
-    """One kind of side request.
-
-    name: identifies the rule (a custom rule with a built-in's name replaces it).
-    pattern: a regular expression, matched case-insensitively anywhere in the text (`re.search`).
-    where: `last_user` (the last user message), `system` (the system/developer messages) or `any`.
-    action: `canned` (answer `reply` at once), `copilot` (let the copilot answer it unattended; fall back to
-        `reply` when it cannot), `operator` (show it to the operator like any request).
-    reply: the canned answer, in the format the app parses.
-    enabled: False switches a built-in rule off (give a custom rule with its name and `enabled: false`).
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    name: str = Field(min_length=1)
-    pattern: str = Field(min_length=1)
-    where: Where = "last_user"
-    action: SideAction = "canned"
-    reply: str = ""
-    enabled: bool = True
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as error:
-            raise ValueError(f"not a valid regular expression: {error}") from error
-        return value
-
-    @property
-    def regex(self) -> re.Pattern[str]:
-        return _compile(self.pattern)
-
-
-@lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+__all__ = ["DEFAULT_RULES", "SideRequestRule", "effective_rules", "find_side_request", "match_side_request"]
 
 
 def _rule(name: str, pattern: str, reply: str, where: Where = "last_user") -> SideRequestRule:

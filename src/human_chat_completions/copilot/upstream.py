@@ -2,7 +2,7 @@
 
 `Upstream` keeps one `openai.AsyncOpenAI` per profile and streams replies as typed pieces, one per upstream chunk:
 
-    upstream = Upstream()                        # keys from the OS keyring / env (secrets.get_key)
+    upstream = Upstream()                        # keys from the OS keyring / env (keyring_store.get_key)
     async with contextlib.aclosing(upstream.stream_reply(profile, messages, params)) as pieces:
         async for piece in pieces:
             match piece:
@@ -29,7 +29,7 @@ from typing import Any
 import openai
 from pydantic import ValidationError
 
-from human_chat_completions import secrets
+from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.candidates import Candidate, close_candidates
 from human_chat_completions.copilot.pieces import (
     ErrorKind,
@@ -164,7 +164,7 @@ class Upstream:
     """The copilot's upstream LLMs: one `openai.AsyncOpenAI` per profile, rebuilt when its address, key or
     timeout changes.
 
-    key_lookup: where keys come from (default: environment variable, then OS keyring; see `secrets.get_key`).
+    key_lookup: where keys come from (default: environment variable, then OS keyring; see `keyring_store.get_key`).
         It may block (D-Bus), so it runs in a thread.
     key_ttl: seconds a looked-up key is reused before asking the keyring again. Keeps the keyring off the hot
         path of every draft; a refused key (401/403) is forgotten at once so a fixed key is picked up next time.
@@ -172,7 +172,7 @@ class Upstream:
 
     def __init__(
         self,
-        key_lookup: Callable[[Profile], str | None] = secrets.get_key,
+        key_lookup: Callable[[Profile], str | None] = keyring_store.get_key,
         key_ttl: float = 60.0,
     ) -> None:
         self._key_lookup = key_lookup
@@ -203,7 +203,7 @@ class Upstream:
     async def _lookup(self, profile: Profile) -> tuple[str | None, str | None]:
         try:
             return await asyncio.to_thread(self._key_lookup, profile), None
-        except secrets.KeyringUnavailable as error:
+        except keyring_store.KeyringUnavailable as error:
             # Local upstreams need no key, so carry on; if the upstream wants one, the auth error says why.
             return None, str(error)
 

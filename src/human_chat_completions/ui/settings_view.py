@@ -8,8 +8,8 @@ from typing import Any
 import flet as ft
 from pydantic import ValidationError
 
-from human_chat_completions import secrets
 from human_chat_completions.config import Settings, save_settings
+from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 from human_chat_completions.core import Mode
 from human_chat_completions.ui.i18n import Translator
@@ -131,7 +131,7 @@ class SettingsView:
         except ValidationError as error:
             first = error.errors()[0]
             return self._fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-        except (secrets.KeyringUnavailable, ValueError) as error:
+        except (keyring_store.KeyringUnavailable, ValueError) as error:
             return self._fail(str(error))
         save_settings(updated)
         # The running server shares this object: most settings apply at once.
@@ -170,7 +170,7 @@ class SettingsView:
         key = (self.profile_key.value or "").strip()
         name = (self.profile_name.value or "").strip()
         if key and name:
-            secrets.set_key(name, key)
+            keyring_store.set_key(name, key)
             self.profile_key.value = ""
             if self.on_key_changed is not None:
                 self.on_key_changed(name)

@@ -19,7 +19,7 @@ import keyring.backends.null
 import keyring.errors
 from keyring.backend import KeyringBackend
 
-from human_chat_completions.copilot.profiles import Profile
+from human_chat_completions.copilot.schemas import Profile
 
 SERVICE = "human-chat-completions"
 log = logging.getLogger(__name__)
