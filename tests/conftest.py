@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.store.research_log import research_log, research_log_template  # noqa: F401  (fixtures)
 from tests.support import Operator, RunningServer
 
 CHROMIUM = Path(os.environ.get("HCC_TEST_CHROMIUM", "/usr/bin/chromium"))  # override: try a bare machine

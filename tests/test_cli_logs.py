@@ -12,8 +12,6 @@ from human_chat_completions.cli import app
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     DISCARDED_REPLY,
     SECRET_KEY,
-    research_log,
-    research_log_template,
 )
 
 runner = CliRunner()

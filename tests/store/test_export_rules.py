@@ -10,11 +10,7 @@ import json
 import pytest
 
 from human_chat_completions.store import exports
-from tests.store import research_log as study
 from tests.store.research_log import TITLE_REQUEST
-
-# The study log's fixtures, used here by name.
-research_log, research_log_template = study.research_log, study.research_log_template
 from tests.store.test_exports import export_with_report, lines
 
 # The research log's done exchanges by author: human, copilot, light_edit (edited), heavy_edit

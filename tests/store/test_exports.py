@@ -19,8 +19,6 @@ from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
     OPERATOR_TOKEN,
     SECRET_KEY,
-    research_log,
-    research_log_template,
 )
 
 ROLES = {"system", "developer", "user", "assistant", "tool"}

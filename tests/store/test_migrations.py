@@ -11,11 +11,7 @@ import pytest
 from human_chat_completions.store import migrations, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.store.migrations import MIGRATIONS, migrate
-from tests.store import research_log as study
 from tests.store.research_log import LOG_FILE
-
-# The study log's fixtures, used here by name.
-research_log, research_log_template = study.research_log, study.research_log_template
 
 STATES = ("waiting", "replying", "done", "abandoned", "failed", "timed_out", "interrupted")
 NEVER_STORED_BEFORE = ("side_request", "notice", "notice_code", "tool_calls")

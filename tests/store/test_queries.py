@@ -21,8 +21,6 @@ from human_chat_completions.store import queries
 from human_chat_completions.store.log import ExchangeLog
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
-    research_log,
-    research_log_template,
 )
 from tests.support import Operator, free_port, wait_until
 

@@ -16,8 +16,6 @@ from human_chat_completions.ui.i18n import LOGS_STRINGS, Translator
 from human_chat_completions.ui.logs_view import PAGE_SIZE, LogsView, Segment, diff_words
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
-    research_log,
-    research_log_template,
 )
 
 
