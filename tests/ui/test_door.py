@@ -40,6 +40,7 @@ async def _raw_upgrade(port: int, headers: dict[str, str]) -> int:
     return int(status_line.split()[1])
 
 
+@pytest.mark.slow  # an accepted websocket that never registers holds Flet until shutdown (5 s)
 def test_foreign_origin_websocket_is_refused_before_any_frame(server):
     own_host = f"127.0.0.1:{server.port}"
     assert upgrade_status(server, Host=own_host, Origin="https://evil.example") == 403
@@ -57,6 +58,7 @@ def test_rebinding_host_is_refused(server):
     assert response.status_code == 403
 
 
+@pytest.mark.slow  # an accepted websocket that never registers holds Flet until shutdown (5 s)
 def test_real_websocket_client_with_foreign_origin_is_refused(server):
     async def attempt(origin: str | None) -> str:
         try:
@@ -75,6 +77,7 @@ def test_window_pages_are_not_readable_by_other_sites(server):
     assert "access-control-allow-origin" not in response.headers
 
 
+@pytest.mark.slow  # an accepted websocket that never registers holds Flet until shutdown (5 s)
 def test_listed_host_names_are_answered(tmp_path):
     from human_chat_completions.config import Settings
 
