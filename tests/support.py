@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -57,6 +58,17 @@ class RunningServer:
         self.thread.start()
         wait_until(lambda: self.server.started, timeout=15)
         return self
+
+    def on_loop(self, function: Callable[[], Any], timeout: float = 10) -> Any:
+        """Run `function` on the server's loop, where the app's own changes happen (settings
+        listeners, the switchboard), and return its result."""
+        assert self.server is not None and self.server.servers, "the server is not running"
+
+        async def call() -> Any:
+            return function()
+
+        loop = self.server.servers[0].get_loop()
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
 
     def stop(self) -> None:
         if self.server is not None and self.thread is not None:

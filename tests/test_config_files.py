@@ -25,6 +25,7 @@ from human_chat_completions.config import (
     settings_path,
 )
 from human_chat_completions.copilot.profiles import Profile
+from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.settings_view import SettingsView
 
@@ -130,9 +131,9 @@ def local_profile() -> Profile:
 def test_saving_the_settings_page_keeps_profile_fields_it_does_not_show():
     other = Profile(name="other", base_url="https://api.example.com/v1", model="m",
                     temperature=1.5, key_env="OTHER_KEY")
-    settings = Settings(profiles=[local_profile(), other], default_profile="local")
-    save_settings(settings)
-    view = SettingsView(settings, Translator("en"), lambda: None)
+    store = SettingsStore(Settings(profiles=[local_profile(), other], default_profile="local"))
+    save_settings(store.current)
+    view = SettingsView(store, Translator("en"))
     assert view.profile_name.value == "local"
     view.profile_model.value = "llama3.1"
     view.profile_instruction.value = "Draft very briefly."
@@ -140,7 +141,7 @@ def test_saving_the_settings_page_keeps_profile_fields_it_does_not_show():
     assert view.message.value == "Settings saved.", view.message.value
     expected = local_profile().model_copy(
         update={"model": "llama3.1", "instruction": "Draft very briefly."})
-    for seen in (settings, load_settings()):
+    for seen in (store.current, load_settings()):
         profiles = {p.name: p for p in seen.profiles}
         assert profiles["local"] == expected
         assert profiles["other"] == other
@@ -148,8 +149,8 @@ def test_saving_the_settings_page_keeps_profile_fields_it_does_not_show():
 
 
 def test_a_profile_copied_under_a_new_name_keeps_the_hidden_fields_of_the_one_shown():
-    settings = Settings(profiles=[local_profile()], default_profile="local")
-    view = SettingsView(settings, Translator("en"), lambda: None)
+    store = SettingsStore(Settings(profiles=[local_profile()], default_profile="local"))
+    view = SettingsView(store, Translator("en"))
     view.profile_name.value = "local-big"
     view.profile_model.value = "llama3:70b"
     view._save(None)
@@ -160,12 +161,12 @@ def test_a_profile_copied_under_a_new_name_keeps_the_hidden_fields_of_the_one_sh
 
 
 def test_an_invalid_profile_field_is_still_refused():
-    settings = Settings(profiles=[local_profile()], default_profile="local")
-    view = SettingsView(settings, Translator("en"), lambda: None)
+    store = SettingsStore(Settings(profiles=[local_profile()], default_profile="local"))
+    view = SettingsView(store, Translator("en"))
     view.profile_url.value = "ftp://nowhere"
     view._save(None)
     assert "base_url" in view.message.value
-    assert settings.profiles == [local_profile()] and not settings_path().exists()
+    assert store.current.profiles == [local_profile()] and not settings_path().exists()
 
 
 def test_help_recommends_the_environment_variable_over_the_token_option():

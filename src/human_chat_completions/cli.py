@@ -12,6 +12,7 @@ import typer
 from human_chat_completions.cli_copilot import keys_app, profiles_app
 from human_chat_completions.cli_logs import logs_app
 from human_chat_completions.config import load_settings
+from human_chat_completions.settings_store import SettingsStore
 
 app = typer.Typer(
     help="Human Chat Completions: an OpenAI-compatible API answered by a human operator.",
@@ -63,7 +64,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if data_dir is not None:
         os.environ["HCC_DATA_DIR"] = str(data_dir)
-    settings = load_settings()
+    settings = SettingsStore(load_settings())  # this run's: the server and its windows follow it
     try:
         runtime = build_runtime(settings, data_dir, operator_token)
     except ExchangeLogUnavailable as error:

@@ -8,9 +8,10 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from human_chat_completions.config import Settings, save_settings, settings_path
+from human_chat_completions.config import Settings, settings_path
 from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
+from human_chat_completions.settings_store import SettingsStore
 
 profiles_app = typer.Typer(help="Copilot profiles: which LLM drafts replies.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys for the copilot profiles, kept in the OS keyring.", no_args_is_help=True)
@@ -44,6 +45,11 @@ def _first_error(error: Exception) -> str:
         where = ".".join(str(p) for p in first.get("loc", ())) or "file"
         return f"{where}: {first.get('msg', '')}"
     return str(error).splitlines()[0]
+
+
+def _save(settings: Settings, **changes: object) -> None:
+    """Validate and write `settings` with `changes` (the file is replaced atomically, owner-only)."""
+    SettingsStore(settings).update(**changes)
 
 
 def _profile_or_fail(settings: Settings, name: str) -> Profile:
@@ -124,10 +130,7 @@ def profiles_add(
     profiles = [p for p in settings.profiles if p.name != name]
     index = settings.profiles.index(existing) if existing is not None else len(profiles)
     profiles.insert(index, profile)
-    settings.profiles = profiles
-    if make_default:
-        settings.default_profile = name
-    save_settings(settings)
+    _save(settings, profiles=profiles, default_profile=name if make_default else settings.default_profile)
     typer.echo(f"{'Replaced' if existing else 'Added'} profile “{name}” ({model} at {profile.base_url}).")
     if profile.key_env is None:
         typer.echo(f"Set its key with: hcc keys set {name}   (not needed for a local server such as Ollama)")
@@ -141,10 +144,8 @@ def profiles_remove(
     """Remove a profile, and its key from the OS keyring."""
     settings = _load()
     profile = _profile_or_fail(settings, name)
-    settings.profiles = [p for p in settings.profiles if p.name != name]
-    if settings.default_profile == name:
-        settings.default_profile = None
-    save_settings(settings)
+    _save(settings, profiles=[p for p in settings.profiles if p.name != name],
+          default_profile=None if settings.default_profile == name else settings.default_profile)
     typer.echo(f"Removed profile “{name}”.")
     if not keep_key:
         try:
@@ -165,8 +166,7 @@ def profiles_default(
         typer.echo(chosen.name if chosen else "No profiles yet.")
         return
     _profile_or_fail(settings, name)
-    settings.default_profile = name
-    save_settings(settings)
+    _save(settings, default_profile=name)
     typer.echo(f"Default profile: {name}")
 
 

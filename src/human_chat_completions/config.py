@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from human_chat_completions.copilot.schemas import Profile, SideRequestRule
 from human_chat_completions.core.exchange import Mode
@@ -43,8 +43,23 @@ def data_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
 
 
+def _never_away() -> dict[Mode, float | None]:
+    return {mode: None for mode in Mode}
+
+
+def _always_wait() -> dict[Mode, AwayAction]:
+    return {mode: "wait" for mode in Mode}
+
+
 class Settings(BaseModel):
-    """What a user can change. Never holds an LLM key: those live in the OS keyring."""
+    """What a user can change. Never holds an LLM key: those live in the OS keyring.
+
+    A value: frozen, so what one part of the app reads, another cannot change under it. A change
+    is a new value given to the run's `SettingsStore` (settings_store.py), which saves it and tells
+    the switchboard, the tray and the windows.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -121,10 +136,9 @@ class Settings(BaseModel):
     # When the operator has not answered after this long (None: never), per mode, do `away_action`.
     away_timeout_seconds: Annotated[
         dict[Mode, Annotated[float, Field(gt=0)] | None], _every_mode(None)
-    ] = Field(default_factory=lambda: {mode: None for mode in Mode})
+    ] = Field(default_factory=_never_away)
     away_action: Annotated[dict[Mode, AwayAction], _every_mode("wait")] = Field(
-        default_factory=lambda: {mode: "wait" for mode in Mode}
-    )
+        default_factory=_always_wait)
 
 
 def settings_path() -> Path:

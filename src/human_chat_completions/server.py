@@ -14,6 +14,7 @@ from human_chat_completions.config import Settings, data_dir, operator_token
 from human_chat_completions.copilot.service import Copilot
 from human_chat_completions.copilot.upstream import Upstream
 from human_chat_completions.core import Switchboard
+from human_chat_completions.settings_store import SettingsChange, SettingsStore
 from human_chat_completions.store import ExchangeLog
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ LOG_FILE = "exchanges.sqlite3"
 class Runtime:
     """Everything one running server holds."""
 
-    settings: Settings
+    settings_store: SettingsStore
     switchboard: Switchboard
     exchange_log: ExchangeLog
     operator_token: str
@@ -54,17 +55,27 @@ def open_exchange_log(path: Path) -> ExchangeLog:
 
 
 def build_runtime(
-    settings: Settings, data_path: Path | None = None, token: str | None = None
+    settings: SettingsStore | Settings, data_path: Path | None = None, token: str | None = None
 ) -> Runtime:
-    """Open the log (marking what a previous run left unfinished) and connect it to a switchboard."""
+    """Open the log (marking what a previous run left unfinished) and connect it to a switchboard.
+
+    settings: the run's store (the tray shares its own with the server); a plain value starts one.
+    """
+    store = settings if isinstance(settings, SettingsStore) else SettingsStore(settings)
     exchange_log = open_exchange_log((data_path or data_dir()) / LOG_FILE)
-    switchboard = Switchboard(default_mode=settings.default_mode)
+    switchboard = Switchboard(default_mode=store.current.default_mode)
     exchange_log.restore_into(switchboard)
     switchboard.events.listen(exchange_log.on_event)  # first: a request is logged before anything
     switchboard.requests.archive = exchange_log  # finished requests may leave memory: the log has them
-    copilot = Copilot(switchboard, settings, Upstream())
+    store.listen(lambda change: _follow_default_mode(switchboard, change))
+    copilot = Copilot(switchboard, store, Upstream())
     operator_token_value, token_path = operator_token(token)
-    return Runtime(settings, switchboard, exchange_log, operator_token_value, token_path, copilot)
+    return Runtime(store, switchboard, exchange_log, operator_token_value, token_path, copilot)
+
+
+def _follow_default_mode(switchboard: Switchboard, change: SettingsChange) -> None:
+    if change.touches(["default_mode"]):
+        switchboard.set_default_mode(change.new.default_mode)
 
 
 class Server(uvicorn.Server):
@@ -95,26 +106,28 @@ def make_server(
         from human_chat_completions.ui import flet_lifespan
 
         lifespan = lambda _app: flet_lifespan()  # noqa: E731
-    app = create_app(runtime.settings, runtime.switchboard, runtime.operator_token, lifespan)
+    app = create_app(runtime.settings_store, runtime.switchboard, runtime.operator_token, lifespan)
     app.state.copilot = runtime.copilot
     app.state.exchange_log = runtime.exchange_log
     if with_ui:
         from human_chat_completions.ui import mount_operator_ui
 
-        mount_operator_ui(app, runtime.switchboard, runtime.settings, runtime.operator_token,
+        mount_operator_ui(app, runtime.switchboard, runtime.settings_store, runtime.operator_token,
                           runtime.exchange_log, runtime.copilot, app.state.token_guard)
+    # Connection limits and the address apply when the server starts (a restart picks up changes).
+    settings = runtime.settings_store.current
     config = uvicorn.Config(
         app,
-        host=host or runtime.settings.host,
-        port=port if port is not None else runtime.settings.port,
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
         log_level="warning",
         timeout_graceful_shutdown=5,
         lifespan="on",
         # h11, not httptools: only h11 bounds the header block it buffers (httptools took 90 MB of
         # headers into memory before answering). It costs ~0.1 ms a request.
         http="h11",
-        h11_max_incomplete_event_size=runtime.settings.max_header_bytes,
-        limit_concurrency=runtime.settings.max_connections,
-        timeout_keep_alive=runtime.settings.idle_connection_seconds,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.idle_connection_seconds,
     )
     return Server(config, runtime)

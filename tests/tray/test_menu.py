@@ -149,6 +149,21 @@ def test_default_mode_is_set_saved_and_used_for_new_conversations(tray: TrayApp)
     assert controller.runtime.switchboard.conversation(exchange.conversation_id).mode is Mode.COPILOT
 
 
+def test_the_menu_follows_a_settings_change_made_elsewhere(tray: TrayApp):
+    """The operator window saves through the same store: the tray's checks follow, and it redraws."""
+    controller = tray.controller
+    redraws: list[bool] = []
+    controller.listeners.append(lambda: redraws.append(True))
+
+    async def saved_in_the_window() -> None:  # the window saves on the server loop
+        controller.settings_store.update(default_mode=Mode.AUTO, notifications=False)
+
+    controller.call(saved_in_the_window(), 10)
+    assert [m.checked for m in item(tray, "Default mode").submenu.items] == [False, False, True]
+    assert item(tray, "Notify on new requests").checked is False
+    assert redraws == [True]
+
+
 def test_stop_ends_waiting_requests_with_an_error_and_start_restart_serve_again(
         tray: TrayApp, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO)
@@ -206,7 +221,7 @@ def test_toggles_are_saved_and_start_at_login_writes_the_autostart_entry(
 
 def test_new_request_opens_the_window_when_asked_to(tray: TrayApp, browser):
     controller = tray.controller
-    controller.settings.open_window_on_request = True
+    controller.update_settings(open_window_on_request=True)
     assert click(tray, "Start server")
     results: list = []
     ask(controller, "hello?", results)
@@ -257,8 +272,8 @@ def test_port_in_use_is_a_clear_error_in_the_status_and_the_log(
 
 
 def test_menu_speaks_japanese_when_the_settings_say_so(tray: TrayApp):
-    tray.controller.settings.language = "ja"
-    menu = tray.build_menu()
-    texts = [entry.text for entry in menu.items]
+    tray.controller.update_settings(language="ja")
+    tray.refresh()  # what the refresher thread does after a change
+    texts = [entry.text for entry in tray.icon.menu.items]
     assert "オペレーター画面を開く" in texts and texts[-1] == "終了"
     assert texts[0] == "停止中"

@@ -170,3 +170,17 @@ def test_two_operator_windows_see_the_same_switchboard_live(tmp_path, browser):
         wait_for_text(second, "idle")
         first.close()
         second.close()
+
+
+def test_every_window_follows_a_settings_change(tmp_path, browser):
+    """Saved in one window or from the tray, a change reaches every open window through the store."""
+    with RunningServer(tmp_path / "data", Settings(language="en")) as server:
+        windows = [open_window(browser, server.base), open_window(browser, server.base, width=900)]
+        for window in windows:
+            wait_for_text(window, "Conversations")
+        store = server.runtime.settings_store
+        server.on_loop(lambda: store.update(language="ja", canned_replies=["少々お待ちを。"]))
+        for window in windows:
+            wait_for_text(window, "会話")
+            wait_for_text(window, "少々お待ちを。")
+            window.close()

@@ -4,6 +4,7 @@ import json
 
 from human_chat_completions.config import Settings, settings_path
 from human_chat_completions.core import Mode, Switchboard
+from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import STRINGS, Translator, resolve_language
 from human_chat_completions.ui.settings_view import SettingsView
 from human_chat_completions.ui.viewmodel import OperatorState, format_wait
@@ -64,9 +65,10 @@ def test_every_string_exists_in_both_languages_and_locale_is_followed(monkeypatc
 
 
 def test_settings_page_validates_saves_and_applies_at_once():
-    settings = Settings()
+    store = SettingsStore(Settings())
     saved = []
-    view = SettingsView(settings, Translator("en"), lambda: saved.append(True))
+    store.listen(saved.append)
+    view = SettingsView(store, Translator("en"))
     view.tokens_per_second.value = "fast"
     view._save(None)
     assert "tokens_per_second" in view.message.value and not saved
@@ -76,7 +78,10 @@ def test_settings_page_validates_saves_and_applies_at_once():
     view.default_mode.value = "human"
     view.canned.value = "One\n\n  Two  \n"
     view._save(None)
-    assert saved and settings.tokens_per_second == 90 and settings.language == "ja"
+    settings = store.current
+    assert [change.new for change in saved] == [settings]
+    assert saved[0].fields == {"tokens_per_second", "language", "canned_replies"}
+    assert settings.tokens_per_second == 90 and settings.language == "ja"
     assert settings.canned_replies == ["One", "Two"] and settings.default_mode is Mode.HUMAN
     stored = json.loads(settings_path().read_text())
     assert stored["tokens_per_second"] == 90 and stored["canned_replies"] == ["One", "Two"]
@@ -101,9 +106,9 @@ def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
     from human_chat_completions.copilot import keyring_store
     from tests.fakes.keyring import MemoryKeyring, using_keyring
 
-    settings = Settings()
+    store = SettingsStore(Settings())
     forgotten = []
-    view = SettingsView(settings, Translator("en"), lambda: None, forgotten.append)
+    view = SettingsView(store, Translator("en"), forgotten.append)
     view.profile_name.value = "local"
     view.profile_url.value = "http://127.0.0.1:11434/v1/"
     view.profile_model.value = "llama3"
@@ -113,6 +118,7 @@ def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
         view._save(None)
         assert keyring_store.get_key("local") == "sk-very-secret-key"
     assert view.message.value == "Settings saved.", view.message.value
+    settings = store.current
     assert [p.name for p in settings.profiles] == ["local"] and settings.default_profile == "local"
     assert settings.profiles[0].base_url == "http://127.0.0.1:11434/v1"
     assert settings.draft_candidates == 2 and forgotten == ["local"]
@@ -122,13 +128,14 @@ def test_settings_page_saves_a_profile_and_keeps_its_key_in_the_keyring():
 
 
 def test_settings_page_sets_the_away_policy_per_mode():
-    settings = Settings()
-    view = SettingsView(settings, Translator("ja"), lambda: None)
+    store = SettingsStore(Settings())
+    view = SettingsView(store, Translator("ja"))
     view.away_seconds[Mode.COPILOT].value = "45"
     view.away_actions[Mode.COPILOT].value = "send_draft"
     view.away_seconds[Mode.HUMAN].value = ""
     view._save(None)
     assert view.message.value == "設定を保存しました。", view.message.value
+    settings = store.current
     assert settings.away_timeout_seconds[Mode.COPILOT] == 45
     assert settings.away_action[Mode.COPILOT] == "send_draft"
     assert settings.away_timeout_seconds[Mode.HUMAN] is None

@@ -11,19 +11,21 @@ from human_chat_completions import __version__
 from human_chat_completions.api import chat, operator, responses_api
 from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.api.origins import ClientOriginGate
-from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
+from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.token_guard import TokenGuard
 
 
 def create_app(
-    settings: Settings,
+    settings: SettingsStore,
     switchboard: Switchboard,
     operator_token: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    """Build the app. `switchboard` holds the run's state; `operator_token` guards /operator/api;
-    `lifespan` runs around the server (the operator window's session manager uses it)."""
+    """Build the app. `settings` is the run's store (handlers read its current value, so a saved
+    change applies to the next request); `switchboard` holds the run's state; `operator_token`
+    guards /operator/api; `lifespan` runs around the server (the operator window's session manager
+    uses it)."""
     app = FastAPI(
         title="Human Chat Completions",
         version=__version__,
@@ -31,13 +33,13 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.settings = settings
+    app.state.settings_store = settings
     app.state.switchboard = switchboard
     app.state.operator_token = operator_token
     app.state.token_guard = TokenGuard()
     install_error_handlers(app)
     app.add_middleware(ClientOriginGate,
-                       allowed_origins=lambda: app.state.settings.allowed_client_origins)
+                       allowed_origins=lambda: settings.current.allowed_client_origins)
     app.include_router(chat.router)
     app.include_router(responses_api.router)
     app.include_router(operator.router)

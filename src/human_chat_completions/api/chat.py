@@ -23,11 +23,11 @@ STARTED = int(time.time())
 
 async def create_chat_completion(request: Request) -> Response:
     switchboard: Switchboard = request.app.state.switchboard
-    settings: Settings = request.app.state.settings
+    settings = requests.current_settings(request)
     requests.check_client_key(request, settings)
     body = await requests.read_body(request, settings.max_body_bytes)
     payload, parsed = requests.parse_chat_request(body)
-    exchange = requests.open_exchange(request, switchboard, payload, parsed)
+    exchange = requests.open_exchange(request, switchboard, payload, parsed, settings)
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
     release = lambda: switchboard.detach(exchange)  # noqa: E731
@@ -73,7 +73,7 @@ for _path in CHAT_PATHS:
 @router.get("/v1/models")
 @router.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> dict:
-    settings: Settings = request.app.state.settings
+    settings = requests.current_settings(request)
     return {"object": "list", "data": [wire.model_card(name, STARTED) for name in settings.model_names]}
 
 

@@ -265,7 +265,7 @@ def event_json(event: Event, switchboard: Switchboard) -> dict[str, Any]:
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: every switchboard event from now on, with keep-alive comments."""
     switchboard = _switchboard(request)
-    keepalive = request.app.state.settings.keepalive_seconds
+    keepalive = request.app.state.settings_store.current.keepalive_seconds
 
     async def feed() -> AsyncIterator[str]:
         with switchboard.events.subscription() as queue:

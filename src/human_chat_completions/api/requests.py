@@ -16,6 +16,7 @@ from human_chat_completions.api.wire import ChatCompletionRequest
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.exchange import ClientInfo
+from human_chat_completions.settings_store import SettingsStore
 
 RETRY_HEADERS = ("x-stainless-retry-count", "retry-attempt", "x-retry-count")
 
@@ -24,6 +25,12 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def current_settings(request: Request) -> Settings:
+    """The settings as they are now: one value for the whole request."""
+    store: SettingsStore = request.app.state.settings_store
+    return store.current
 
 
 def check_client_key(request: Request, settings: Settings) -> None:
@@ -130,15 +137,17 @@ def open_exchange(
     switchboard: Switchboard,
     chat: dict[str, Any],
     parsed: ChatCompletionRequest,
+    settings: Settings,
     as_sent: dict[str, Any] | None = None,
 ) -> Exchange:
     """Put a chat request (`chat`, validated as `parsed`) on the switchboard, or attach it to the
-    waiting exchange it retries; `as_sent` is the body the client sent, when it was translated."""
+    waiting exchange it retries; `settings` are the request's (whose participant keys name its
+    owner); `as_sent` is the body the client sent, when it was translated."""
     return switchboard.open(
         chat,
         stream=bool(parsed.stream),
         identity=conversation_identity(request, parsed),
-        owner=participant(request, request.app.state.settings.participant_keys),
+        owner=participant(request, settings.participant_keys),
         fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
         client=client_info(request),
         is_retry=is_retry(request),

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from human_chat_completions.api import requests, responses, wire
 from human_chat_completions.api.errors import NO_RETRY, APIError, validation_error
 from human_chat_completions.api.json_body import load_json_object
-from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 
 router = APIRouter()
@@ -289,7 +288,7 @@ async def late_json_body(
 
 async def create_response(request: Request) -> Response:
     switchboard: Switchboard = request.app.state.switchboard
-    settings: Settings = request.app.state.settings
+    settings = requests.current_settings(request)
     requests.check_client_key(request, settings)
     payload, parsed = parse_request(await requests.read_body(request, settings.max_body_bytes))
     chat = chat_payload(switchboard, payload, parsed)
@@ -297,7 +296,7 @@ async def create_response(request: Request) -> Response:
         as_chat = wire.ChatCompletionRequest.model_validate(chat)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    exchange = requests.open_exchange(request, switchboard, chat, as_chat, as_sent=payload)
+    exchange = requests.open_exchange(request, switchboard, chat, as_chat, settings, as_sent=payload)
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
 

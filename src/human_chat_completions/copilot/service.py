@@ -30,6 +30,7 @@ from human_chat_completions.core import (
     Switchboard,
 )
 from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeClosed, ExchangeOpened
+from human_chat_completions.settings_store import SettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,20 @@ log = logging.getLogger(__name__)
 class Copilot:
     """Drafts and auto answers for one switchboard. Event callbacks run on the server's loop."""
 
-    def __init__(self, switchboard: Switchboard, settings: Settings, upstream: Upstream) -> None:
+    def __init__(self, switchboard: Switchboard, settings: SettingsStore, upstream: Upstream) -> None:
         self.switchboard = switchboard
-        self.settings = settings
+        self.settings_store = settings
         self.upstream = upstream
         self._tasks: dict[str, set[asyncio.Task]] = {}
         self._auto: dict[str, asyncio.Task] = {}
         self._away: dict[str, asyncio.TimerHandle] = {}
         self._interrupted: set[str] = set()
         switchboard.events.listen(self._on_event)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as they are now (read at each use: a saved change applies at once)."""
+        return self.settings_store.current
 
     @property
     def profile(self) -> Profile | None:

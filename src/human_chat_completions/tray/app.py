@@ -103,6 +103,7 @@ class TrayApp:
         self._dirty = threading.Event()
         self._closing = False
         self._refresher: threading.Thread | None = None
+        self.menu_language = ""  # the language the menu was built in (set by build_menu)
         self.icon = pystray_module.Icon(
             "human-chat-completions", self.image(), self.controller.status_text(),
             menu=self.build_menu(),
@@ -131,9 +132,15 @@ class TrayApp:
         self.icon.icon = self.image()
         self.icon.title = self.title()
         try:
-            self.icon.update_menu()
+            if self.menu_language != self._language():
+                self.icon.menu = self.build_menu()  # its texts are fixed when built
+            else:
+                self.icon.update_menu()  # checks and states are read again
         except NotImplementedError:  # pystray's dummy backend
             pass
+
+    def _language(self) -> str:
+        return resolve_language(self.controller.settings.language)
 
     def _refresh_loop(self) -> None:
         while not self._closing:
@@ -219,16 +226,17 @@ class TrayApp:
     def build_menu(self):
         Item, Menu = self.pystray.MenuItem, self.pystray.Menu
         controller = self.controller
-        settings = controller.settings
-        t = Translator(resolve_language(settings.language))
+        self.menu_language = self._language()
+        t = Translator(self.menu_language)
 
+        # Checks read the settings' current value each time pystray asks: never a copy.
         def mode_item(mode: Mode):
             return Item(t(f"mode_{mode.value}"), lambda: self.set_mode(mode), radio=True,
-                        checked=lambda _item: settings.default_mode == mode)
+                        checked=lambda _item: controller.settings.default_mode == mode)
 
         def check(label: str, name: str):
             return Item(label, lambda: self.toggle(name),
-                        checked=lambda _item: bool(getattr(settings, name)))
+                        checked=lambda _item: bool(getattr(controller.settings, name)))
 
         return Menu(
             Item(lambda _item: self.status_line(t), None, enabled=False),

@@ -4,6 +4,8 @@ The loop lives for the whole app; the uvicorn server is a task on it that Start 
 create and end, so the switchboard, the exchange log and the notifier survive a restart. Everything
 the tray asks goes through `asyncio.run_coroutine_threadsafe`; what the tray shows (state, address,
 waiting count) is plain attributes written on the loop and read by the tray, plus a change callback.
+The settings are the run's `SettingsStore`, shared with the server and its windows: the tray changes
+them on the loop and follows every change from there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeC
 from human_chat_completions.core.exchange import Mode
 from human_chat_completions.instance import connect_host, healthy
 from human_chat_completions.notify import Notifier, first_words
+from human_chat_completions.settings_store import SettingsStore
 
 if TYPE_CHECKING:  # the server module pulls in uvicorn and FastAPI: only when the server starts
     from human_chat_completions.server import Runtime, Server
@@ -68,7 +71,10 @@ class ServerController:
                  token: str | None = None, with_ui: bool = True,
                  open_window: Callable[[str], None] | None = None,
                  notifier: Notifier | None = None, icon_path: Path | None = None) -> None:
-        self.settings = settings
+        """settings: the run's starting value; the controller keeps it in a store of its own, which
+        the server it starts shares."""
+        self.settings_store = SettingsStore(settings)
+        self.settings_store.listen(lambda _change: self._changed())  # menu checks and language
         self.data_path = data_path
         self.token = token
         self.with_ui = with_ui
@@ -95,6 +101,11 @@ class ServerController:
         self._thread = threading.Thread(target=self._run_loop, name="hcc-server", daemon=True)
 
     # -- what the tray reads --------------------------------------------------------------------
+
+    @property
+    def settings(self) -> config.Settings:
+        """The current value (replaced whole on the loop; reading it from the tray thread is safe)."""
+        return self.settings_store.current
 
     @property
     def waiting(self) -> int:
@@ -229,7 +240,8 @@ class ServerController:
         self._changed()
         if config.settings_path().exists():  # a port changed in the file applies on Start
             fresh = config.load_settings()
-            self.settings.host, self.settings.port = fresh.host, fresh.port
+            address = {"host": fresh.host, "port": fresh.port}
+            self.settings_store.replace(self.settings.model_copy(update=address), save=False)
         self.host, self.port = self.settings.host, self.settings.port
         try:
             sock = bind_socket(self.host, self.port)
@@ -238,7 +250,7 @@ class ServerController:
                                       else f"cannot listen on {self.host}:{self.port}: {error}")
         try:
             if self.runtime is None:
-                self.runtime = build_runtime(self.settings, self.data_path, self.token)
+                self.runtime = build_runtime(self.settings_store, self.data_path, self.token)
                 self._open = {exchange.id for exchange in self.runtime.switchboard.waiting()}
                 self.runtime.switchboard.events.listen(self._on_event)
             self._server = make_server(self.runtime, self.host, self.port, self.with_ui)
@@ -306,18 +318,12 @@ class ServerController:
         return waiting
 
     async def _set_default_mode(self, mode: Mode) -> None:
-        self.settings.default_mode = mode
-        if self.runtime is not None:
-            self.runtime.switchboard.set_default_mode(mode)
-        config.save_settings(self.settings)
+        # The switchboard and the tray follow the store (see build_runtime and __init__).
+        self.settings_store.update(default_mode=mode)
         log.info("default mode for new conversations: %s", mode.value)
-        self._changed()
 
     async def _update_settings(self, changes: dict) -> None:
-        for name, value in changes.items():
-            setattr(self.settings, name, value)
-        config.save_settings(self.settings)
-        self._changed()
+        self.settings_store.update(**changes)
 
     # -- switchboard events (inline on the loop: keep it tiny) ----------------------------------
 

@@ -15,6 +15,7 @@ import flet as ft
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
+from human_chat_completions.settings_store import SettingsChange, SettingsStore
 from human_chat_completions.store import ExchangeLog
 from human_chat_completions.token_guard import TokenGuard
 from human_chat_completions.ui.console import Console
@@ -41,12 +42,14 @@ def assets_dir() -> Path:
 
 
 _THEME_MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system": ft.ThemeMode.SYSTEM}
+# The tray's own switches: a change to them alone leaves the window as it is.
+_TRAY_ONLY = frozenset({"notifications", "open_window_on_request", "start_at_login"})
 
 
 class OperatorWindow:
     """One browser tab or desktop window: a token gate for remote operators, then the console."""
 
-    def __init__(self, page: ft.Page, switchboard: Switchboard, settings: Settings, token: str,
+    def __init__(self, page: ft.Page, switchboard: Switchboard, settings: SettingsStore, token: str,
                  exchange_log: ExchangeLog | None = None, copilot: CopilotActions | None = None,
                  token_guard: TokenGuard | None = None):
         self.page = page
@@ -54,11 +57,17 @@ class OperatorWindow:
         self.copilot = copilot
         self.exchange_log = exchange_log
         self.switchboard = switchboard
-        self.settings = settings
+        self.settings_store = settings
         self.token = token
         self.console: Console | None = None
         self._tasks: list[asyncio.Task] = []
         self._alerted_failure: str | None = None
+        self._stale = False  # settings changed while the window was away
+        self._unlisten: Callable[[], None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.settings_store.current
 
     def start(self) -> None:
         page = self.page
@@ -66,6 +75,7 @@ class OperatorWindow:
         page.fonts = {FONT_FAMILY: FONT_FILE}
         page.padding = 0
         page.on_close = lambda _event: self.stop()
+        self._unlisten = self.settings_store.listen(self._on_settings_changed)
         self._apply_theme()
         if window_trusted.get():
             self.open_console()
@@ -106,14 +116,14 @@ class OperatorWindow:
         t = self._translator()
         previous = self.console
         # A language change rebuilds the widgets; the operator's state carries over.
-        console = Console(self.switchboard, self.settings, t, session_id=self._session_id(),
+        console = Console(self.switchboard, self.settings_store, t, session_id=self._session_id(),
                           copilot=self.copilot, state=previous.state if previous else None)
         if previous is not None:
             console.editor.value = previous.editor.value
             console.show_prompts = previous.show_prompts
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
-        settings_view = SettingsView(self.settings, t, self._on_settings_saved, forget)
+        settings_view = SettingsView(self.settings_store, t, forget)
         logs_view = LogsView(self.exchange_log, t) if self.exchange_log is not None else None
         body = ft.Container(console.view, expand=True, padding=8)
 
@@ -151,10 +161,18 @@ class OperatorWindow:
         session = getattr(self.page, "session", None)
         return str(getattr(session, "id", "") or "")
 
-    def _on_settings_saved(self) -> None:
-        self.switchboard.set_default_mode(self.settings.default_mode)
+    def _on_settings_changed(self, change: SettingsChange) -> None:
+        """Saved here, in another window or from the tray: widgets show the new values (the
+        settings page too, so that its next Save does not put the old ones back)."""
+        if change.fields <= _TRAY_ONLY:
+            return
+        if not self._tasks and self.console is not None:
+            self._stale = True  # a closed or reconnecting window: rebuild when it is back
+            return
         self._apply_theme()
-        self.open_console()
+        if self.console is not None:
+            self.open_console()
+        self._update()
 
     async def _on_key(self, event: ft.KeyboardEvent) -> None:
         console = self.console
@@ -229,6 +247,9 @@ class OperatorWindow:
 
     def stop(self) -> None:
         """The session expired: Flet drops it; nothing of it may keep running."""
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         self._pause()
         if self.console is not None:
             self.console.close()
@@ -254,13 +275,19 @@ class OperatorWindow:
         if self.console is None or self._tasks:
             return  # still at the token gate, or already following
         # Events went by unseen while paused: catch up before following again.
+        if self._stale:
+            self._stale = False
+            self._apply_theme()
+            self.open_console()  # starts following again itself
+            self._update()
+            return
         self.console.render()
         self._update()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump()), loop.create_task(self._tick())]
 
 
-def operator_main(switchboard: Switchboard, settings: Settings, token: str,
+def operator_main(switchboard: Switchboard, settings: SettingsStore, token: str,
                   exchange_log: ExchangeLog | None = None,
                   copilot: CopilotActions | None = None,
                   token_guard: TokenGuard | None = None) -> Callable[[ft.Page], Awaitable[None]]:
@@ -271,11 +298,12 @@ def operator_main(switchboard: Switchboard, settings: Settings, token: str,
     return main
 
 
-def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: str,
+def mount_operator_ui(app, switchboard: Switchboard, settings: SettingsStore, token: str,
                       exchange_log: ExchangeLog | None = None,
                       copilot: CopilotActions | None = None,
                       token_guard: TokenGuard | None = None) -> None:
-    """Mount the operator window at /ui on the server's FastAPI app, behind its door."""
+    """Mount the operator window at /ui on the server's FastAPI app, behind its door; `settings`
+    is the run's store, which every window follows."""
     import flet.fastapi as flet_fastapi
 
     window = flet_fastapi.app(
@@ -285,7 +313,7 @@ def mount_operator_ui(app, switchboard: Switchboard, settings: Settings, token: 
         app_name="Human Chat Completions",
         session_timeout_seconds=60,  # a closed window's session is dropped within a minute
     )
-    app.mount(UI_PATH, WindowDoor(window, HostRules(lambda: settings.allowed_hosts)))
+    app.mount(UI_PATH, WindowDoor(window, HostRules(lambda: settings.current.allowed_hosts)))
 
 
 @contextlib.asynccontextmanager

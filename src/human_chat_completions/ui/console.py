@@ -10,6 +10,7 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Mode, Switchboard
 from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
 from human_chat_completions.core.exchange import Draft
+from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.i18n import Translator
@@ -20,13 +21,13 @@ from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, 
 class Console:
     """One operator session's main screen. State lives in `OperatorState`; widgets render it."""
 
-    def __init__(self, switchboard: Switchboard, settings: Settings, t: Translator,
+    def __init__(self, switchboard: Switchboard, settings: SettingsStore, t: Translator,
                  session_id: str = "", copilot: CopilotActions | None = None,
                  state: OperatorState | None = None) -> None:
         self.switchboard = switchboard
         self.copilot = copilot
         self.session_id = session_id
-        self.settings = settings
+        self.settings_store = settings
         self.t = t
         self.state = state if state is not None else OperatorState()
         self.show_prompts = False
@@ -37,6 +38,11 @@ class Console:
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self.images = RemoteImages(on_load=self._image_loaded)
         self._build()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as they are now: pacing and live typing follow a saved change at once."""
+        return self.settings_store.current
 
     @property
     def available_modes(self) -> set[Mode]:

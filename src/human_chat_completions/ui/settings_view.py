@@ -1,4 +1,5 @@
-"""The settings page: saved to the settings file and applied at once where possible."""
+"""The settings page: a form over the current settings; Save hands a new value to the store,
+which saves it and tells the running server and every window."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 import flet as ft
 from pydantic import ValidationError
 
-from human_chat_completions.config import Settings, save_settings
+from human_chat_completions.config import Settings
 from human_chat_completions.copilot import keyring_store
 from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 from human_chat_completions.core import Mode
+from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
 
 
@@ -24,14 +26,18 @@ def _options(pairs: list[tuple[str, str]]) -> list[ft.DropdownOption]:
 
 
 class SettingsView:
-    """Edits a copy of the settings; Save validates, writes the file and updates the live object."""
+    """Shows the settings as they were when it was built (the window rebuilds it after a change);
+    Save validates the form and replaces the store's value.
 
-    def __init__(self, settings: Settings, t: Translator, on_saved: Callable[[], None],
+    on_key_changed: told the profile name when a key typed here went to the keyring.
+    """
+
+    def __init__(self, store: SettingsStore, t: Translator,
                  on_key_changed: Callable[[str], None] | None = None) -> None:
-        self.settings = settings
+        self.store = store
         self.t = t
-        self.on_saved = on_saved
         self.on_key_changed = on_key_changed
+        settings = store.current
         profile = default_profile(settings.profiles, settings.default_profile)
         self.shown_profile = profile
         self.profile_name = ft.TextField(label=t("profile_name"), width=260,
@@ -126,21 +132,18 @@ class SettingsView:
         changes["away_action"] = {mode.value: field.value for mode, field in self.away_actions.items()}
         try:
             changes.update(self._profile_changes())
-            updated = Settings.model_validate({**self.settings.model_dump(), **changes})
+            # Onto the current value, not the one shown: the tray may have changed others since.
+            updated = Settings.model_validate({**self.store.current.model_dump(), **changes})
             self._store_key()
+            saved = self.store.replace(updated)
         except ValidationError as error:
             first = error.errors()[0]
             return self._fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-        except (keyring_store.KeyringUnavailable, ValueError) as error:
+        except (keyring_store.KeyringUnavailable, ValueError, OSError) as error:
             return self._fail(str(error))
-        save_settings(updated)
-        # The running server shares this object: most settings apply at once.
-        for name in {*changes, "profiles", "default_profile"}:
-            setattr(self.settings, name, getattr(updated, name))
-        self.shown_profile = default_profile(self.settings.profiles, self.settings.default_profile)
+        self.shown_profile = default_profile(saved.profiles, saved.default_profile)
         self.message.value = self.t("settings_saved")
         self.message.color = ft.Colors.GREEN_700
-        self.on_saved()
 
     def _fail(self, error: str) -> None:
         self.message.value = self.t("settings_invalid", error=error)
@@ -158,10 +161,11 @@ class SettingsView:
             return {}
         shown = {"name": name, "base_url": url, "model": (self.profile_model.value or "").strip(),
                  "instruction": self.profile_instruction.value or ""}
-        base = find_profile(self.settings.profiles, name) or self.shown_profile
+        profiles = self.store.current.profiles
+        base = find_profile(profiles, name) or self.shown_profile
         # Validated, not model_copy(update=...): that would skip the name and URL checks.
         profile = Profile.model_validate({**(base.model_dump() if base else {}), **shown})
-        others = [p for p in self.settings.profiles if p.name != profile.name]
+        others = [p for p in profiles if p.name != profile.name]
         return {"profiles": [profile.model_dump(), *[p.model_dump() for p in others]],
                 "default_profile": profile.name}
 
