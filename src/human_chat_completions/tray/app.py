@@ -16,10 +16,11 @@ from typing import Any
 from human_chat_completions import autostart
 from human_chat_completions.app_log import log_dir, open_folder
 from human_chat_completions.core.exchange import Mode
+from human_chat_completions.i18n import resolve_language
 from human_chat_completions.instance import connect_host
 from human_chat_completions.tray.controller import ServerController
 from human_chat_completions.tray.icon import draw_icon
-from human_chat_completions.ui.i18n import Translator, resolve_language
+from human_chat_completions.tray.strings import TrayTranslator
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class TrayApp:
 
     # -- pystray --------------------------------------------------------------------------------
 
-    def status_line(self, t: Translator) -> str:
+    def status_line(self, t: TrayTranslator) -> str:
         """The controller's state in the user's language (the controller's own text is for logs)."""
         controller = self.controller
         if controller.state == "running":
@@ -227,7 +228,7 @@ class TrayApp:
         Item, Menu = self.pystray.MenuItem, self.pystray.Menu
         controller = self.controller
         self.menu_language = self._language()
-        t = Translator(self.menu_language)
+        t = TrayTranslator(self.menu_language)
 
         # Checks read the settings' current value each time pystray asks: never a copy.
         def mode_item(mode: Mode):

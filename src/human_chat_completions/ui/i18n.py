@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import locale
-import os
+from human_chat_completions.i18n import Translator as BaseTranslator
+from human_chat_completions.i18n import resolve_language, system_language
+
+__all__ = ["LOGS_STRINGS", "STRINGS", "Translator", "resolve_language", "system_language"]
 
 # The Logs page's strings, kept together.
 LOGS_STRINGS: dict[str, tuple[str, str]] = {
@@ -116,26 +118,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "away_wait": ("Keep waiting", "待ち続ける"),
     "away_send_draft": ("Send the draft", "下書きを送る"),
     "away_send_canned": ("Send the first canned reply", "最初の定型文を送る"),
-    "tray_open": ("Open operator window", "オペレーター画面を開く"),
-    "tray_start": ("Start server", "サーバーを起動"),
-    "tray_stop": ("Stop server", "サーバーを停止"),
-    "tray_restart": ("Restart server", "サーバーを再起動"),
-    "tray_default_mode": ("Default mode", "既定のモード"),
-    "tray_notify": ("Notify on new requests", "新しいリクエストを通知"),
-    "tray_open_on_request": ("Open window on new requests", "新しいリクエストで画面を開く"),
-    "tray_start_at_login": ("Start at login", "ログイン時に起動"),
-    "tray_copy_url": ("Copy API base URL", "API のベース URL をコピー"),
-    "tray_open_logs": ("Open logs folder", "ログフォルダーを開く"),
-    "tray_open_settings": ("Open settings", "設定を開く"),
-    "tray_quit": ("Quit", "終了"),
-    "tray_running": ("Running on {address} - {waiting}", "{address} で稼働中 - {waiting}"),
-    "tray_waiting_none": ("no requests waiting", "待機なし"),
-    "tray_waiting_one": ("1 request waiting", "待機 1 件"),
-    "tray_waiting_many": ("{count} requests waiting", "待機 {count} 件"),
-    "tray_stopped": ("Stopped", "停止中"),
-    "tray_starting": ("Starting...", "起動中…"),
-    "tray_stopping": ("Stopping...", "停止中…"),
-    "tray_error": ("Not running: {error}", "停止：{error}"),
     "language_auto": ("Follow the system", "システムに従う"),
     "theme_light": ("Light", "ライト"),
     "theme_dark": ("Dark", "ダーク"),
@@ -173,27 +155,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def system_language() -> str:
-    """'ja' when the OS locale is Japanese, else 'en'."""
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = os.environ.get(name, "")
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    code = locale.getlocale()[0] or ""
-    return "ja" if code.lower().startswith("ja") else "en"
+class Translator(BaseTranslator):
+    """The operator window's strings."""
 
-
-def resolve_language(setting: str) -> str:
-    return system_language() if setting == "auto" else setting
-
-
-class Translator:
-    """Looks strings up in one language; `t("key", name=value)` fills placeholders."""
-
-    def __init__(self, language: str) -> None:
-        self.language = language
-
-    def __call__(self, key: str, **values: object) -> str:
-        english, japanese = STRINGS[key]
-        text = japanese if self.language == "ja" else english
-        return text.format(**values) if values else text
+    strings = STRINGS
