@@ -1,8 +1,14 @@
-"""Build the bundled Japanese UI font subset (assets/fonts/NotoSansJP-HCC.woff2).
+"""Build the bundled UI font subsets (assets/fonts/): Japanese and emoji.
 
-Offline, the Flet web renderer has no system/CDN font for CJK text and draws
-boxes ("tofu").  We therefore ship a subset of Noto Sans CJK JP (SIL OFL 1.1),
-renamed to FONT_FAMILY below.
+Offline, the Flet web renderer has no system/CDN font for CJK text or emoji and
+draws boxes ("tofu").  We therefore ship two subsets (both SIL OFL 1.1), each
+renamed so it is a Modified Version with its own name:
+
+  * NotoSansJP-HCC.woff2 -- Noto Sans CJK JP, family FONT_FAMILY below; the
+    window's main font.
+  * NotoColorEmoji-HCC.woff2 -- Noto Color Emoji, family EMOJI_FAMILY below;
+    the window's fallback font (ui/theme.py), so a character the Japanese font
+    lacks is looked up here.  See "Emoji" below.
 
 Source: Debian's ``fonts-noto-cjk`` package,
 /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc.  The Japanese face
@@ -29,6 +35,23 @@ tool.  Run it without touching the project environment:
 The output is deterministic: same source font + same fontTools version +
 same options -> byte-identical file (head.modified is copied from the source
 instead of being set to "now").
+
+Emoji
+-----
+Source: Debian's ``fonts-noto-color-emoji`` package,
+/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf (colour bitmaps in CBDT, which
+the web renderer draws).  Kept: every single code point of the source at or
+above U+2000 (smileys, people, animals, food, travel, objects, symbols,
+dingbats, regional-indicator letters), at the source's full bitmap size --
+re-encoding the already optimised PNGs smaller made the file *bigger*.
+Dropped: ASCII/Latin-1 (digits, #, *, (c), (R) must stay text), invisible
+joiners and selectors, tag characters, Google's private-use glyphs, and the
+GSUB sequences (skin tones, ZWJ families, flags, keycaps: about 2,500 more
+bitmaps, ~7 MB).  So a sequence shows as its parts (a thumbs-up then a skin
+tone swatch, a family as its people, a flag as two letters), never as a box.
+
+    uv run --no-project --with fonttools --with brotli \\
+        python build_scripts/make_font_subset.py --font emoji
 """
 
 from __future__ import annotations
@@ -49,6 +72,22 @@ SOURCE_FAMILY = "Noto Sans CJK JP"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 DEFAULT_OUTPUT = REPO_ROOT / "assets" / "fonts" / "NotoSansJP-HCC.woff2"
+
+EMOJI_FAMILY = "Noto Color Emoji HCC"
+EMOJI_POSTSCRIPT_NAME = "NotoColorEmojiHCC"
+EMOJI_SOURCE_FAMILY = "Noto Color Emoji"
+EMOJI_SOURCE = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_OUTPUT = REPO_ROOT / "assets" / "fonts" / "NotoColorEmoji-HCC.woff2"
+EMOJI_SAMPLE = "🍜🏯☔😀👍🎉❤🚀🤖🫠"
+# Code points that are emoji but must never be drawn from the emoji font, or that draw nothing.
+EMOJI_EXCLUDED_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x1FFF),    # ASCII and Latin-1: digits, # and * (keycap bases), (c), (R)
+    (0x200D, 0x200D),    # zero-width joiner
+    (0x20E3, 0x20E3),    # combining enclosing keycap
+    (0xFE00, 0xFE0F),    # variation selectors
+    (0xE0000, 0xE007F),  # tag characters (subdivision flags)
+    (0xF0000, 0x10FFFF), # Google's private-use glyphs
+)
 
 SAMPLE_TEXTS = (
     "日本語の表示テスト、こんにちは。設定・送信・会話・待機中・返信",
@@ -132,7 +171,8 @@ def find_face_index(source: Path, family: str) -> int:
     raise SystemExit(f"no face named {family!r} in {source}")
 
 
-def rename(font: TTFont) -> None:
+def rename(font: TTFont, family: str = FONT_FAMILY, postscript: str = POSTSCRIPT_NAME,
+           source_family: str = SOURCE_FAMILY) -> None:
     """Give the Modified Version its own name (see assets/fonts/README.md)."""
     name = font["name"]
     src_version = name.getDebugName(5) or ""
@@ -144,23 +184,23 @@ def rename(font: TTFont) -> None:
             name.removeNames(nameID=rec.nameID)
     ver = font["head"].fontRevision
     for nid, value in (
-        (1, FONT_FAMILY),
+        (1, family),
         (2, "Regular"),
-        (3, f"{ver:.3f};HCC;{POSTSCRIPT_NAME};subset of {SOURCE_FAMILY}"),
-        (4, FONT_FAMILY),
-        (6, POSTSCRIPT_NAME),
+        (3, f"{ver:.3f};HCC;{postscript};subset of {source_family}"),
+        (4, family),
+        (6, postscript),
     ):
         name.setName(value, nid, 3, 1, 0x409)
     if src_version:
         name.setName(
-            f"{src_version}; subset of {SOURCE_FAMILY}", 5, 3, 1, 0x409
+            f"{src_version}; subset of {source_family}", 5, 3, 1, 0x409
         )
     if "CFF " in font:
         cff = font["CFF "].cff
-        cff.fontNames = [POSTSCRIPT_NAME]
+        cff.fontNames = [postscript]
         top = cff.topDictIndex[0]
-        top.FamilyName = FONT_FAMILY
-        top.FullName = FONT_FAMILY
+        top.FamilyName = family
+        top.FullName = family
 
 
 def build(source: Path, output: Path, extra: list[Path], flavor: str | None) -> None:
@@ -225,12 +265,71 @@ def verify(output: Path, expected: list[int]) -> None:
     font.close()
 
 
+def emoji_codepoints(cmap: dict[int, str]) -> list[int]:
+    """The source's single code points, less those that must stay text or draw nothing."""
+    return sorted(cp for cp in cmap
+                  if not any(lo <= cp <= hi for lo, hi in EMOJI_EXCLUDED_RANGES))
+
+
+def build_emoji(source: Path, output: Path) -> None:
+    font = TTFont(str(source), recalcTimestamp=False)
+    print(f"source: {source} = {font['name'].getDebugName(4)!r}, "
+          f"{font['name'].getDebugName(5)!r}, {font['maxp'].numGlyphs} glyphs")
+    if "CBDT" not in font:
+        raise SystemExit(f"{source} has no CBDT colour bitmaps")
+    wanted = emoji_codepoints(font.getBestCmap())
+    print(f"kept code points: {len(wanted)} of {len(font.getBestCmap())}")
+
+    opts = subset.Options()
+    # No GSUB: its sequences (skin tones, ZWJ, flags) would pull in ~2,500 more bitmaps.
+    opts.layout_features = []
+    opts.drop_tables = sorted(set(opts.drop_tables) | set(DROP_TABLES))
+    opts.name_IDs = ["*"]
+    opts.name_languages = [0x409]
+    opts.notdef_outline = True
+    opts.recalc_timestamp = False
+    opts.flavor = "woff2"
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=wanted)
+    sub.subset(font)
+    rename(font, EMOJI_FAMILY, EMOJI_POSTSCRIPT_NAME, EMOJI_SOURCE_FAMILY)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    font.flavor = "woff2"
+    font.save(str(output))
+    font.close()
+    verify_emoji(output, wanted)
+
+
+def verify_emoji(output: Path, expected: list[int]) -> None:
+    font = TTFont(str(output))
+    cmap = font.getBestCmap()
+    missing = [cp for cp in expected if cp not in cmap]
+    gaps = [c for c in EMOJI_SAMPLE if ord(c) not in cmap]
+    if missing or gaps:
+        raise SystemExit(f"missing: {[hex(c) for c in missing[:10]]}, sample gaps: {gaps}")
+    if any(ord(c) in cmap for c in "0123456789#*"):
+        raise SystemExit("digits must stay text")
+    data = output.read_bytes()
+    print(f"ok: {EMOJI_SAMPLE}")
+    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
+    print(f"output: {output}")
+    print(f"glyphs: {font['maxp'].numGlyphs}, cmap entries: {len(cmap)}, "
+          f"size: {len(data)} bytes ({len(data) / 1024 / 1024:.2f} MiB)")
+    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
+    font.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                   help=f"source .ttc/.otf (default: {DEFAULT_SOURCE})")
-    p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                   help="output file (default: assets/fonts/NotoSansJP-HCC.woff2)")
+    p.add_argument("--font", choices=("jp", "emoji", "all"), default="all",
+                   help="which subset to build (default: all; --source/--output "
+                        "need jp or emoji)")
+    p.add_argument("--source", type=Path, default=None,
+                   help=f"source font (default: {DEFAULT_SOURCE} or {EMOJI_SOURCE})")
+    p.add_argument("--output", type=Path, default=None,
+                   help="output file (default: assets/fonts/NotoSansJP-HCC.woff2 "
+                        "or NotoColorEmoji-HCC.woff2)")
     p.add_argument("--extra-text", type=Path, action="append", default=[],
                    metavar="FILE",
                    help="UTF-8 file whose characters must be included "
@@ -239,9 +338,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="container format; default: from --output suffix "
                         "(.woff2 -> woff2, .otf/.ttf -> plain sfnt)")
     args = p.parse_args(argv)
-    flavor = args.flavor or ("woff2" if args.output.suffix.lower() == ".woff2" else "sfnt")
-    build(args.source, args.output, args.extra_text,
-          None if flavor == "sfnt" else flavor)
+    if args.font == "all" and (args.source or args.output):
+        p.error("--source and --output need --font jp or --font emoji")
+    if args.font in ("jp", "all"):
+        output = args.output or DEFAULT_OUTPUT
+        flavor = args.flavor or ("woff2" if output.suffix.lower() == ".woff2" else "sfnt")
+        build(args.source or DEFAULT_SOURCE, output, args.extra_text,
+              None if flavor == "sfnt" else flavor)
+    if args.font in ("emoji", "all"):
+        build_emoji(args.source or EMOJI_SOURCE, args.output or EMOJI_OUTPUT)
     return 0
 
 

@@ -58,7 +58,7 @@ def test_search_and_selection_on_real_exchanges(research_log):
         ("Try The Little Prince", True), (".", False)]
     assert draft_text.spans[1].style.decoration == ft.TextDecoration.LINE_THROUGH
     assert [s.text for s in final_text.spans] == ["Try The Little Prince", "!"]
-    assert final_text.spans[1].style.bgcolor == ft.Colors.GREEN_100
+    assert final_text.spans[1].style.bgcolor == ft.Colors.SECONDARY_CONTAINER
     assert distance.value == "Edit distance: 1"
     view.select(ids["human"])  # no draft: the reply is shown whole
     assert "No draft" in view.detail.controls[1].controls[1].content.controls[1].value

@@ -18,17 +18,17 @@ from human_chat_completions.core.events import DraftChanged, ExchangeChanged, Ex
 from human_chat_completions.settings_store import SettingsChange, SettingsStore
 from human_chat_completions.store import ExchangeLog
 from human_chat_completions.token_guard import TokenGuard
+from human_chat_completions.ui import theme
 from human_chat_completions.ui.console import Console
 from human_chat_completions.ui.copilot_panel import CopilotActions
 from human_chat_completions.ui.door import HostRules, WindowDoor, window_trusted
 from human_chat_completions.ui.i18n import Translator, resolve_language
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
+from human_chat_completions.ui.theme import FONT_FILE
 
 log = logging.getLogger(__name__)
 
-FONT_FAMILY = "Noto Sans JP HCC"
-FONT_FILE = "fonts/NotoSansJP-HCC.woff2"
 UI_PATH = "/ui"
 
 
@@ -41,7 +41,6 @@ def assets_dir() -> Path:
     return package / "assets"
 
 
-_THEME_MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system": ft.ThemeMode.SYSTEM}
 # The tray's own switches: a change to them alone leaves the window as it is.
 _TRAY_ONLY = frozenset({"notifications", "open_window_on_request", "start_at_login"})
 
@@ -72,7 +71,6 @@ class OperatorWindow:
     def start(self) -> None:
         page = self.page
         page.title = "Human Chat Completions"
-        page.fonts = {FONT_FAMILY: FONT_FILE}
         page.padding = 0
         page.on_close = lambda _event: self.stop()
         self._unlisten = self.settings_store.listen(self._on_settings_changed)
@@ -83,9 +81,7 @@ class OperatorWindow:
             self.ask_token()
 
     def _apply_theme(self) -> None:
-        self.page.theme = ft.Theme(font_family=FONT_FAMILY)
-        self.page.dark_theme = ft.Theme(font_family=FONT_FAMILY)
-        self.page.theme_mode = _THEME_MODES[self.settings.theme]
+        theme.apply(self.page, self.settings.theme)
 
     def _translator(self) -> Translator:
         return Translator(resolve_language(self.settings.language))
@@ -93,7 +89,7 @@ class OperatorWindow:
     def ask_token(self) -> None:
         t = self._translator()
         field = ft.TextField(label=t("token_field"), password=True, width=420)
-        message = ft.Text("", color=ft.Colors.RED_700)
+        message = ft.Text("", color=ft.Colors.ERROR)
 
         def submit(_event: ft.Event) -> None:
             address = self.page.client_ip or ""
@@ -226,7 +222,7 @@ class OperatorWindow:
         failure = self.exchange_log.failure if self.exchange_log is not None else None
         if failure and failure != self._alerted_failure:
             self.page.show_dialog(ft.SnackBar(ft.Text(t("log_failed", error=failure)),
-                                              bgcolor=ft.Colors.RED_700, duration=15000))
+                                              bgcolor=ft.Colors.ERROR, duration=15000))
         self._alerted_failure = failure
         waiting = sum(1 for e in self.switchboard.waiting())
         self.page.title = f"({waiting}) Human Chat Completions" if waiting else "Human Chat Completions"

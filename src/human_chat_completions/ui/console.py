@@ -77,13 +77,13 @@ class Console:
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
                                  visible=False)
         self.transcript = ft.ListView(expand=True, spacing=8, auto_scroll=True, padding=8)
-        self.delivered = ft.Text("", size=13, color=ft.Colors.GREEN_900)
+        self.delivered = ft.Text("", size=13, color=ft.Colors.ON_SECONDARY_CONTAINER)
         self.delivered_box = ft.Container(
-            ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.GREY_700), self.delivered],
+            ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.ON_SURFACE_VARIANT), self.delivered],
                       spacing=1, tight=True),
-            bgcolor=ft.Colors.GREEN_50, padding=8, border_radius=6, visible=False,
+            bgcolor=ft.Colors.SECONDARY_CONTAINER, padding=8, border_radius=6, visible=False,
         )
-        self.note = ft.Text("", size=12, italic=True, color=ft.Colors.GREY_700)
+        self.note = ft.Text("", size=12, italic=True, color=ft.Colors.ON_SURFACE_VARIANT)
         self.editor = ft.TextField(
             label=t("reply_label"), hint_text=t("reply_hint"), multiline=True, min_lines=3,
             max_lines=8, expand=True, on_change=self._on_type, disabled=True,
@@ -150,12 +150,12 @@ class Console:
         if pending is not None:
             self._sync_editor(pending)
         self.copilot_panel.render(pending)
-        self.note.color = ft.Colors.GREY_700
+        self.note.color = ft.Colors.ON_SURFACE_VARIANT
         if pending is None:
             self.note.value = self.t("nothing_to_answer")
         elif pending.notice_code:
             self.note.value = self.t(f"notice_{pending.notice_code}")
-            self.note.color = ft.Colors.RED_700
+            self.note.color = ft.Colors.ERROR
         elif not pending.stream:
             self.note.value = self.t("non_stream_note")
         else:

@@ -10,8 +10,10 @@ import flet as ft
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.viewmodel import ConversationRow, format_wait
 
-_STATUS_COLOR = {"waiting": ft.Colors.RED_400, "replying": ft.Colors.ORANGE_400, "idle": ft.Colors.GREY_400}
-_MODE_COLOR = {"human": ft.Colors.BLUE_100, "copilot": ft.Colors.PURPLE_100, "auto": ft.Colors.TEAL_100}
+# Theme roles (ui/theme.py), so the same row reads well in light and dark.
+_STATUS_COLOR = {"waiting": ft.Colors.ERROR, "replying": ft.Colors.TERTIARY, "idle": ft.Colors.ON_SURFACE_VARIANT}
+_MODE_COLOR = {"human": ft.Colors.SURFACE_CONTAINER_HIGHEST, "copilot": ft.Colors.PRIMARY_CONTAINER,
+               "auto": ft.Colors.TERTIARY_CONTAINER}
 
 
 class ConversationList:
@@ -43,19 +45,19 @@ class ConversationList:
                 ft.Icon(ft.Icons.CIRCLE, size=10, color=_STATUS_COLOR[row.status]),
                 ft.Text(row.label, weight=ft.FontWeight.BOLD if row.unread else ft.FontWeight.NORMAL,
                         expand=True, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS),
-                *( [ft.Icon(ft.Icons.MARK_CHAT_UNREAD, size=14, color=ft.Colors.RED_400)] if row.unread else []),
+                *( [ft.Icon(ft.Icons.MARK_CHAT_UNREAD, size=14, color=ft.Colors.ERROR)] if row.unread else []),
                 badge,
             ],
             spacing=6,
         )
         status = ft.Row([ft.Text(self.t(f"state_{row.status}"), size=12), timer], spacing=8)
-        preview = ft.Text(row.preview, size=12, color=ft.Colors.GREY_700, max_lines=1,
+        preview = ft.Text(row.preview, size=12, color=ft.Colors.ON_SURFACE_VARIANT, max_lines=1,
                           overflow=ft.TextOverflow.ELLIPSIS)
         return ft.Container(
             ft.Column([title, status, preview], spacing=1, tight=True),
             padding=8,
             border_radius=8,
-            bgcolor=ft.Colors.BLUE_GREY_100 if selected else None,
+            bgcolor=ft.Colors.SECONDARY_CONTAINER if selected else None,
             opacity=0.45 if row.side_only else 1.0,
             on_click=lambda _event, conversation_id=row.id: self.on_select(conversation_id),
             key=row.id,

@@ -45,7 +45,7 @@ class CopilotPanel:
         self.view = ft.Container(
             ft.Column([ft.Text(t("drafts"), size=12, weight=ft.FontWeight.BOLD), self.drafts,
                        self.regenerate_row, self.take_over_row], spacing=6, tight=True),
-            bgcolor=ft.Colors.PURPLE_50, padding=8, border_radius=6, visible=False,
+            bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH, padding=8, border_radius=6, visible=False,
         )
 
     def render(self, exchange: Exchange | None) -> None:
@@ -68,7 +68,7 @@ class CopilotPanel:
         if draft.instruction:
             title += f" · {draft.instruction}"
         if draft.error:
-            body: ft.Control = ft.Text(t("draft_failed", error=draft.error), color=ft.Colors.RED_700,
+            body: ft.Control = ft.Text(t("draft_failed", error=draft.error), color=ft.Colors.ERROR,
                                        size=13)
         else:
             body = ft.Text(draft.text or t("draft_writing"), size=13,
@@ -77,11 +77,11 @@ class CopilotPanel:
                             on_click=lambda _event, chosen=draft: self.on_use(exchange, chosen))
         chosen = exchange.chosen_draft_id == draft.id
         return ft.Container(
-            ft.Row([ft.Column([ft.Text(title, size=11, color=ft.Colors.GREY_700), body], spacing=2,
+            ft.Row([ft.Column([ft.Text(title, size=11, color=ft.Colors.ON_SURFACE_VARIANT), body], spacing=2,
                               tight=True, expand=True), use],
                    vertical_alignment=ft.CrossAxisAlignment.START),
-            bgcolor=ft.Colors.WHITE, padding=8, border_radius=6,
-            border=ft.Border.all(2, ft.Colors.PURPLE_300) if chosen else None,
+            bgcolor=ft.Colors.SURFACE_CONTAINER_LOWEST, padding=8, border_radius=6,
+            border=ft.Border.all(2, ft.Colors.PRIMARY) if chosen else None,
         )
 
     def _regenerate(self, _event: ft.Event) -> None:

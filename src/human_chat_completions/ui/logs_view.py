@@ -83,9 +83,10 @@ def local_time(stamp: str | None) -> str:
 
 _STYLES = {
     "same": None,
-    "removed": ft.TextStyle(bgcolor=ft.Colors.RED_100, color=ft.Colors.RED_900,
+    "removed": ft.TextStyle(bgcolor=ft.Colors.ERROR_CONTAINER, color=ft.Colors.ON_ERROR_CONTAINER,
                             decoration=ft.TextDecoration.LINE_THROUGH),
-    "added": ft.TextStyle(bgcolor=ft.Colors.GREEN_100, color=ft.Colors.GREEN_900),
+    "added": ft.TextStyle(bgcolor=ft.Colors.SECONDARY_CONTAINER,
+                          color=ft.Colors.ON_SECONDARY_CONTAINER),
 }
 
 
@@ -265,7 +266,7 @@ class LogsView:
             report = await asyncio.to_thread(self.reader.export, self.query, format, rules, path)
         except (OSError, sqlite3.Error) as error:
             self.export_message.value = self.t("logs_export_failed", error=error)
-            self.export_message.color = ft.Colors.RED_700
+            self.export_message.color = ft.Colors.ERROR
             self._update()
             return None
         message = self.t("logs_exported", count=report.written, path=path)
@@ -274,7 +275,7 @@ class LogsView:
             message += " " + self.t("logs_export_left_out", count=left_out,
                                     meta=exports.meta_path(path).name)
         self.export_message.value = message
-        self.export_message.color = ft.Colors.GREEN_700
+        self.export_message.color = ft.Colors.SECONDARY
         self._update()
         return path
 

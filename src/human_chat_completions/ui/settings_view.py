@@ -143,11 +143,11 @@ class SettingsView:
             return self._fail(str(error))
         self.shown_profile = default_profile(saved.profiles, saved.default_profile)
         self.message.value = self.t("settings_saved")
-        self.message.color = ft.Colors.GREEN_700
+        self.message.color = ft.Colors.SECONDARY
 
     def _fail(self, error: str) -> None:
         self.message.value = self.t("settings_invalid", error=error)
-        self.message.color = ft.Colors.RED_700
+        self.message.color = ft.Colors.ERROR
 
     def _profile_changes(self) -> dict:
         """The default copilot profile as edited here; blank name and URL mean none.

@@ -239,23 +239,23 @@ def tool_call_controls(tool_calls: list[dict[str, Any]] | None, t: Translator) -
 
 
 _BUBBLE = {
-    "user": (ft.Colors.BLUE_50, ft.CrossAxisAlignment.START),
-    "assistant": (ft.Colors.GREEN_50, ft.CrossAxisAlignment.END),
-    "tool": (ft.Colors.AMBER_50, ft.CrossAxisAlignment.END),
+    "user": (ft.Colors.PRIMARY_CONTAINER, ft.CrossAxisAlignment.START),
+    "assistant": (ft.Colors.SECONDARY_CONTAINER, ft.CrossAxisAlignment.END),
+    "tool": (ft.Colors.TERTIARY_CONTAINER, ft.CrossAxisAlignment.END),
 }
 
 
 def message_control(message: dict[str, Any], t: Translator,
                     images: RemoteImages | None = None) -> ft.Control:
     role = str(message.get("role", "user"))
-    color, align = _BUBBLE.get(role, (ft.Colors.GREY_200, ft.CrossAxisAlignment.START))
+    color, align = _BUBBLE.get(role, (ft.Colors.SURFACE_CONTAINER_HIGHEST, ft.CrossAxisAlignment.START))
     title = t(f"role_{role}") if f"role_{role}" in _ROLE_KEYS else role
     if message.get("name"):
         title += f" ({message['name']})"
     body = content_controls(message.get("content"), t, images) + \
         tool_call_controls(message.get("tool_calls"), t)
     bubble = ft.Container(
-        content=ft.Column([ft.Text(title, size=11, color=ft.Colors.GREY_700), *body], spacing=2, tight=True),
+        content=ft.Column([ft.Text(title, size=11, color=ft.Colors.ON_SURFACE_VARIANT), *body], spacing=2, tight=True),
         bgcolor=color,
         padding=10,
         border_radius=10,
@@ -280,15 +280,15 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
         messages = messages[-MAX_SHOWN:]
     controls += [message_control(message, t, images) for message in messages]
     if exchange.side_request:
-        controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.GREY_200))
+        controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.SURFACE_CONTAINER_HIGHEST))
     if exchange.regenerate_of:
-        controls.append(_banner(t("regenerate"), ft.Colors.PURPLE_50))
+        controls.append(_banner(t("regenerate"), ft.Colors.SURFACE_CONTAINER_HIGH))
     if exchange.state is ExchangeState.DONE:
         controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t, images))
     elif exchange.state is ExchangeState.ABANDONED:
-        controls.append(_banner(t("abandoned"), ft.Colors.ORANGE_50))
+        controls.append(_banner(t("abandoned"), ft.Colors.TERTIARY_CONTAINER))
     elif exchange.state in (ExchangeState.FAILED, ExchangeState.TIMED_OUT):
-        controls.append(_banner(t("failed") + (f" {exchange.error}" if exchange.error else ""), ft.Colors.RED_50))
+        controls.append(_banner(t("failed") + (f" {exchange.error}" if exchange.error else ""), ft.Colors.ERROR_CONTAINER))
     return controls
 
 
