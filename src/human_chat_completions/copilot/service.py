@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from human_chat_completions.config import Settings
 from human_chat_completions.copilot.profiles import Profile, default_profile
@@ -29,7 +30,14 @@ from human_chat_completions.core import (
     Mode,
     Switchboard,
 )
-from human_chat_completions.core.events import Event, ExchangeChanged, ExchangeClosed, ExchangeOpened
+from human_chat_completions.core.conversation import Conversation
+from human_chat_completions.core.events import (
+    ConversationChanged,
+    Event,
+    ExchangeChanged,
+    ExchangeClosed,
+    ExchangeOpened,
+)
 from human_chat_completions.settings_store import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,10 @@ class Copilot:
             self._forget(event.exchange.id)
         elif isinstance(event, ExchangeChanged):
             self._on_change(event.exchange)
+        elif isinstance(event, ConversationChanged) and event.previous_mode is not None \
+                and event.previous_mode is not event.conversation.mode:
+            # Like routing: act once every listener has seen the switch.
+            asyncio.get_running_loop().call_soon(self._apply_mode, event.conversation)
 
     def _on_change(self, exchange: Exchange) -> None:
         if exchange.first_keystroke_at is not None:
@@ -103,14 +115,34 @@ class Copilot:
                 self.start_auto(exchange)
                 return
         if exchange.mode is Mode.AUTO:
-            if self.available:
-                self.start_auto(exchange)
-            else:
-                self._notice(exchange, "auto_needs_profile",
-                             "Auto mode needs an LLM profile; please answer by hand.")
+            self._answer_auto(exchange)
         elif exchange.mode is Mode.COPILOT and self.available:
             self.start_drafts(exchange)
         self._arm_away(exchange)
+
+    def _apply_mode(self, conversation: Conversation) -> None:
+        """The operator switched modes: the request already waiting is answered the new way now,
+        not only the next one."""
+        mode = conversation.mode
+        for exchange in self.switchboard.open_exchanges(conversation):
+            if mode is not Mode.AUTO and self.auto_running(exchange.id):
+                self.take_over(exchange.id)  # away from auto: the LLM stops, the operator goes on
+            if exchange.state is not ExchangeState.WAITING or exchange.side_request is not None:
+                continue  # text already went out: a new writer would garble the reply
+            if mode is Mode.AUTO:
+                self._answer_auto(exchange)
+            elif mode is Mode.COPILOT and self.available and not exchange.drafts:
+                self.start_drafts(exchange)
+            self._disarm_away(exchange.id)
+            if exchange.first_keystroke_at is None:  # the operator is not typing yet
+                self._arm_away(exchange)
+
+    def _answer_auto(self, exchange: Exchange) -> None:
+        if self.available:
+            self.start_auto(exchange)
+        else:
+            self._notice(exchange, "auto_needs_profile",
+                         "Auto mode needs an LLM profile; please answer by hand.")
 
     def _spawn(self, exchange: Exchange, coroutine) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -181,6 +213,7 @@ class Copilot:
                                            finish_reason=piece.finish_reason or "stop")
         except UpstreamError as error:
             log.warning("auto answer failed for %s: %s", exchange.id, error.kind)
+            self._auto.pop(exchange.id, None)  # the window stops saying the LLM is answering
             self._notice(exchange, "auto_failed",
                          f"The LLM could not answer ({error.message}). Please answer by hand.")
         except ExchangeClosedError:
@@ -188,7 +221,9 @@ class Copilot:
 
     def take_over(self, exchange_id: str) -> bool:
         """Stop the LLM mid-stream; what was sent stays, the operator finishes by hand."""
-        task = self._auto.get(exchange_id)
+        # Forgotten before the announcement: a cancelled task runs on until its next await, and
+        # the window must not read it as still answering.
+        task = self._auto.pop(exchange_id, None)
         if task is None or task.done():
             return False
         task.cancel()
@@ -203,7 +238,9 @@ class Copilot:
         if seconds is None or action == "wait":
             return
         loop = asyncio.get_running_loop()
-        self._away[exchange.id] = loop.call_later(seconds, self._away_expired, exchange.id, action)
+        # Counted from the request's arrival: a mode switch does not restart the participant's wait.
+        delay = max(0.0, seconds - (time.time() - exchange.received_at))
+        self._away[exchange.id] = loop.call_later(delay, self._away_expired, exchange.id, action)
 
     def _disarm_away(self, exchange_id: str) -> None:
         handle = self._away.pop(exchange_id, None)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from human_chat_completions.core.conversation import Conversation
-    from human_chat_completions.core.exchange import Draft, Exchange
+    from human_chat_completions.core.exchange import Draft, Exchange, Mode
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,11 @@ class DraftChanged:
 
 @dataclass(frozen=True, slots=True)
 class ConversationChanged:
+    """A conversation started or changed; `previous_mode` is set when its mode was switched."""
+
     type: ClassVar[str] = "conversation.changed"
     conversation: Conversation
+    previous_mode: Mode | None = None
 
 
 Event = (

@@ -265,10 +265,21 @@ class Switchboard:
         self.conversations.default_mode = mode
 
     def set_mode(self, conversation_id: str, mode: Mode) -> Conversation:
+        """Switch the conversation's mode. A request still waiting (nothing sent yet) is answered
+        in the new mode, so it takes the mode too; the copilot follows the announcement."""
         conversation = self.conversations.conversations[conversation_id]
-        conversation.mode = mode
-        self.events.publish(ConversationChanged(conversation))
+        previous, conversation.mode = conversation.mode, mode
+        for exchange in self.open_exchanges(conversation):
+            if exchange.state is ExchangeState.WAITING and exchange.mode is not mode:
+                exchange.mode = mode
+                self.events.publish(ExchangeChanged(exchange))
+        self.events.publish(ConversationChanged(conversation, previous_mode=previous))
         return conversation
+
+    def open_exchanges(self, conversation: Conversation) -> list[Exchange]:
+        """The conversation's exchanges still open, oldest first."""
+        found = (self.exchanges.get(exchange_id) for exchange_id in conversation.exchange_ids)
+        return [exchange for exchange in found if exchange is not None and exchange.state.open]
 
     def waiting(self) -> list[Exchange]:
         """Open exchanges, oldest first: the operator's to-do list."""
