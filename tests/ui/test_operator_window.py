@@ -126,7 +126,7 @@ def test_screens_in_japanese_and_english_at_two_widths(tmp_path, browser):
                 for name, question in (("参加者-01", "こんにちは、今日の天気を教えてください。"),
                                        ("participant-02", "Can you summarise this **article**?"))
             ]
-            for width in (1280, 900):
+            for width in (1280, 1000):  # narrower, the list is a drawer (tests/ui/test_layout.py)
                 page = open_window(browser, server.base, width=width)
                 wait_for_text(page, "participant-02")
                 conversation(page, "参加者-01").click()
@@ -154,7 +154,7 @@ def test_screens_in_japanese_and_english_at_two_widths(tmp_path, browser):
 def test_two_operator_windows_see_the_same_switchboard_live(tmp_path, browser):
     settings = Settings(language="en", delivery_style="paced", first_token_delay=0)
     with RunningServer(tmp_path / "data", settings) as server:
-        first, second = open_window(browser, server.base), open_window(browser, server.base, width=900)
+        first, second = open_window(browser, server.base), open_window(browser, server.base, width=1000)
         participant = StreamingParticipant(server.base, "frank", "Is anyone there?")
         wait_for_text(first, "frank")
         wait_for_text(second, "frank")

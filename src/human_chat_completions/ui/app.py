@@ -23,6 +23,7 @@ from human_chat_completions.ui.console import Console
 from human_chat_completions.ui.copilot_panel import CopilotActions
 from human_chat_completions.ui.door import HostRules, WindowDoor, window_trusted
 from human_chat_completions.ui.i18n import Translator, resolve_language
+from human_chat_completions.ui.layout import ResponsiveConsole
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
 from human_chat_completions.ui.theme import FONT_FILE
@@ -121,7 +122,15 @@ class OperatorWindow:
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
         settings_view = SettingsView(self.settings_store, t, forget)
         logs_view = LogsView(self.exchange_log, t) if self.exchange_log is not None else None
-        body = ft.Container(console.view, expand=True, padding=8)
+        layout = ResponsiveConsole(console, t)
+        layout.fit(self.page.width)
+        body = ft.Container(layout.view, expand=True, padding=8)
+
+        def show_console() -> None:
+            rail.selected_index = 0
+            body.content = layout.view
+
+        layout.show_console = show_console
 
         def navigate(event: ft.Event) -> None:
             if rail.selected_index == 1 and logs_view is not None:
@@ -131,10 +140,11 @@ class OperatorWindow:
             elif rail.selected_index == 2:
                 body.content = settings_view.view
             else:
-                body.content = console.view
+                body.content = layout.view
 
         rail = ft.NavigationRail(
             selected_index=0, label_type=ft.NavigationRailLabelType.ALL, min_width=72,
+            leading=layout.toggle,
             destinations=[
                 ft.NavigationRailDestination(icon=ft.Icons.FORUM_OUTLINED,
                                              selected_icon=ft.Icons.FORUM, label=t("nav_conversations")),
@@ -148,6 +158,7 @@ class OperatorWindow:
         )
         self.page.controls = [ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True)]
         self.page.on_keyboard_event = self._on_key
+        self.page.on_resize = layout.on_resize
         console.render()
         if not self._tasks:
             loop = asyncio.get_running_loop()

@@ -44,8 +44,14 @@ LOGS_STRINGS: dict[str, tuple[str, str]] = {
     "logs_export_failed": ("Export failed: {error}", "書き出しに失敗しました：{error}"),
 }
 
+# The window's frame: the narrow layout's drawer.
+LAYOUT_STRINGS: dict[str, tuple[str, str]] = {
+    "show_conversations": ("Conversations list", "会話の一覧"),
+}
+
 STRINGS: dict[str, tuple[str, str]] = {
     **LOGS_STRINGS,
+    **LAYOUT_STRINGS,
     # key: (English, 日本語)
     "app_title": ("Human Chat Completions", "Human Chat Completions"),
     "nav_conversations": ("Conversations", "会話"),

@@ -1,0 +1,108 @@
+"""The window from 800 × 500 to 2560 × 1440: the transcript and the editor always show; below
+1000 px the conversation list is a drawer opened from the rail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from human_chat_completions.config import Settings
+from tests.support import Operator, RunningServer
+from tests.ui.browser import open_window, screen_text, screenshot, wait_for_text
+from tests.ui.test_operator_window import StreamingParticipant
+
+QUESTION = "こんにちは 🍜🏯☔ 駅の近くでおすすめのラーメン屋さんはありますか？"
+FOLLOW_UP = ("Can you summarise this article in three bullet points?\nIt is about "
+             "keeping a Wizard-of-Oz study believable for a whole hour. 😀👍")
+MENU = {"en": "Conversations list", "ja": "会話の一覧"}
+
+
+def box(page: Page, needle: str) -> dict[str, float] | None:
+    """Where the smallest semantics node whose text holds `needle` is, if on screen."""
+    return page.evaluate(
+        """(needle) => {
+        const label = e => e.getAttribute('aria-label') || e.textContent || '';
+        const hit = [...document.querySelectorAll('flt-semantics-host *')]
+            .filter(e => label(e).includes(needle))
+            .map(e => e.getBoundingClientRect())
+            .filter(r => r.width > 0 && r.height > 0)
+            .sort((a, b) => a.width * a.height - b.width * b.height)[0];
+        return hit ? {x: hit.x, y: hit.y, width: hit.width, height: hit.height} : null;
+    }""", needle)
+
+
+def row(page: Page, label: str):
+    return page.get_by_role("button", name=re.compile("^" + re.escape(label))).first
+
+
+@contextmanager
+def two_participants(tmp_path, language: str, theme: str) -> Iterator[RunningServer]:
+    with RunningServer(tmp_path / f"data-{language}-{theme}",
+                       Settings(language=language, theme=theme)) as server:
+        waiting = [StreamingParticipant(server.base, "参加者-01", QUESTION),
+                   StreamingParticipant(server.base, "participant-02", FOLLOW_UP)]
+        yield server
+        operator = Operator(server.base)
+        for exchange in operator.wait_for(2):
+            operator.reply(exchange["id"], "ok")
+        operator.close()
+        assert [p.text() for p in waiting] == ["ok", "ok"]
+
+
+def choose(page: Page, language: str, label: str, narrow: bool, shot: str = "") -> None:
+    if narrow:
+        assert box(page, "participant-02") is None, "the list should wait in the drawer"
+        page.get_by_role("button", name=MENU[language]).click()
+    wait_for_text(page, "participant-02")
+    if narrow and shot:
+        page.wait_for_timeout(1200)  # the bundled fonts arrive after the first frame
+        screenshot(page, shot + "-drawer")
+    row(page, label).click()
+    wait_for_text(page, "おすすめのラーメン屋さん")
+    if narrow:  # choosing a conversation closes the drawer
+        page.wait_for_function("() => !document.querySelector('flt-semantics-host')"
+                               ".textContent.includes('participant-02')", timeout=10_000)
+
+
+def assert_transcript_and_editor_show(page: Page, width: int, height: int) -> None:
+    bubble = box(page, "おすすめのラーメン屋さん")
+    assert bubble is not None, screen_text(page)
+    assert bubble["height"] >= 40 and bubble["y"] >= 0 and bubble["y"] + 40 <= height, bubble
+    editor = page.get_by_role("textbox", name=re.compile("Reply|返信")).bounding_box()
+    assert editor and editor["y"] + editor["height"] <= height and editor["width"] >= 300, editor
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_screens_at_800_x_500_and_1920_x_1080(tmp_path, browser: Browser, language: str, theme: str):
+    with two_participants(tmp_path, language, theme) as server:
+        for width, height in ((800, 500), (1920, 1080)):
+            page = open_window(browser, server.base, width=width, height=height)
+            page.wait_for_timeout(800)  # the console measures itself, then lays out
+            name = f"layout-{language}-{theme}-{width}x{height}"
+            choose(page, language, "参加者-01", narrow=width < 1000, shot=name)
+            page.wait_for_timeout(1200)  # the bundled fonts arrive after the first frame
+            assert_transcript_and_editor_show(page, width, height)
+            screenshot(page, name)
+            page.close()
+
+
+def test_the_list_follows_the_window_size_up_to_2560_x_1440(tmp_path, browser: Browser):
+    with two_participants(tmp_path, "en", "light") as server:
+        page = open_window(browser, server.base, width=2560, height=1440)
+        choose(page, "en", "参加者-01", narrow=False)
+        assert_transcript_and_editor_show(page, 2560, 1440)
+        page.wait_for_timeout(1000)
+        screenshot(page, "layout-en-light-2560x1440")
+        page.set_viewport_size({"width": 800, "height": 500})
+        page.wait_for_function("() => !document.querySelector('flt-semantics-host')"
+                               ".textContent.includes('participant-02')", timeout=10_000)
+        assert_transcript_and_editor_show(page, 800, 500)  # the choice survives the resize
+        page.set_viewport_size({"width": 1280, "height": 800})
+        wait_for_text(page, "participant-02")  # wide again: the list is back beside it
+        assert page.get_by_role("button", name=MENU["en"]).count() == 0
+        page.close()
