@@ -24,9 +24,9 @@ SLOW_MARKERS = ("browser", "compat", "packaging")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.browser)
         folder = item.path.parent.name
+        if folder == "ui" and "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)  # the tray's `browser` fixture only records URLs
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
         if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
