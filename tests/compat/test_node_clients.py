@@ -17,7 +17,7 @@ NODE_DIR = Path(__file__).parent / "node"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir(),
-    reason="node and `npm ci` in tests/compat/node are needed",
+    reason="needs node and `npm ci` in tests/compat/node (apt-get install nodejs npm; .ci/run does both)",
 )
 
 

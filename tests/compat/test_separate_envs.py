@@ -51,7 +51,7 @@ def curl(*args: str) -> str:
     return done.stdout.decode()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl: apt-get install curl (.ci/run installs it)")
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
 def test_curl(server, operator, stream):
     body = {"model": "m", "messages": [{"role": "user", "content": "Hi from curl"}], "stream": stream}
@@ -70,7 +70,7 @@ def test_curl(server, operator, stream):
         == ANSWER
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl: apt-get install curl (.ci/run installs it)")
 def test_curl_responses_stream(server, operator):
     body = {"model": "m", "input": "Hi from curl", "stream": True}
     output, _ = answered_call(operator, lambda: curl(

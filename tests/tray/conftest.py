@@ -18,10 +18,10 @@ import pytest
 
 from tests.support import wait_until
 
-needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb: apt-get install xvfb xauth (.ci/run installs it)")
 needs_desktop_session = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("Xvfb", "dbus-daemon", "dunst", "dunstctl")),
-    reason="Xvfb, dbus-daemon and dunst are needed",
+    reason="needs Xvfb, dbus-daemon and dunst: apt-get install xvfb xauth dbus dunst (.ci/run installs them)",
 )
 
 
