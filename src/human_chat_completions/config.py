@@ -113,6 +113,9 @@ class Settings(BaseModel):
     tokens_per_second: float = Field(default=60.0, gt=0, le=1000)
     language: Language = "auto"
     theme: Theme = "light"
+    # The longest-waiting conversation's row turns amber, then red, after this many seconds.
+    wait_warn_seconds: float = Field(default=30.0, gt=0, le=3600)
+    wait_alert_seconds: float = Field(default=60.0, gt=0, le=3600)
     canned_replies: list[str] = Field(
         default_factory=lambda: [
             "Let me think about that for a moment.",

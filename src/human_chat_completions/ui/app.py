@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def assets_dir() -> Path:
             return candidate
     return package / "assets"
 
+
+# Notices that ask the operator to step in, shown as alerts; the rest are information.
+_ALERT_NOTICES = frozenset({"auto_failed", "auto_needs_profile"})
 
 # The tray's own switches: a change to them alone leaves the window as it is.
 _TRAY_ONLY = frozenset({"notifications", "open_window_on_request", "start_at_login"})
@@ -220,14 +224,8 @@ class OperatorWindow:
             if isinstance(event, DraftChanged):
                 console.on_draft(event.exchange)
                 continue
-            if isinstance(event, ExchangeChanged) and event.exchange.notice_code and \
-                    console.state.note_notice(event.exchange):
-                self.page.show_dialog(ft.SnackBar(
-                    ft.Text(t(f"notice_{event.exchange.notice_code}")), duration=5000))
+            self._notify(console, event)
             structural = True
-            if isinstance(event, ExchangeOpened) and console.state.note_new_exchange(event.exchange):
-                label = self.switchboard.conversation(event.exchange.conversation_id).label
-                self.page.show_dialog(ft.SnackBar(ft.Text(t("new_request", label=label)), duration=3000))
         if structural:
             console.render()
         failure = self.exchange_log.failure if self.exchange_log is not None else None
@@ -239,12 +237,32 @@ class OperatorWindow:
         self.page.title = f"({waiting}) Human Chat Completions" if waiting else "Human Chat Completions"
         self._update()
 
+    def _notify(self, console: Console, event: object) -> None:
+        """A new request or the copilot's word on an exchange, once per window, in the header's
+        own place: a snack bar sat over the editor and the canned replies."""
+        t = console.t
+        if isinstance(event, ExchangeChanged) and event.exchange.notice_code and \
+                console.state.note_notice(event.exchange):
+            code = event.exchange.notice_code
+            console.notice.show(t(f"notice_{code}"), event.exchange.conversation_id,
+                                alert=code in _ALERT_NOTICES)
+        elif isinstance(event, ExchangeOpened) and console.state.note_new_exchange(event.exchange) \
+                and event.exchange.conversation_id != console.state.selected:
+            label = self.switchboard.conversation(event.exchange.conversation_id).label
+            console.notice.show(t("new_request", label=label), event.exchange.conversation_id)
+
     async def _tick(self) -> None:
+        """The window's one clock: every waiting timer, the longest wait's colour and the
+        notice's time run from here, whatever else redraws."""
         ft.context.reset_auto_update()
         while True:
-            await asyncio.sleep(1)
-            if self.console is not None and self.console.conversations.tick():
-                self._update()
+            # On the second, so that every timer turns over together.
+            await asyncio.sleep(1.0 - time.time() % 1.0 + 0.01)
+            try:
+                if self.console is not None and self.console.tick():
+                    self._update()
+            except Exception:  # one bad tick must not stop the clock
+                log.exception("operator window tick failed")
 
     def _update(self) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import flet as ft
 
@@ -14,7 +15,8 @@ from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.transcript import RemoteImages, transcript_controls
+from human_chat_completions.ui.notice import Notice
+from human_chat_completions.ui.transcript import RemoteImages, TranscriptView
 from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
 
 
@@ -34,9 +36,11 @@ class Console:
         self._typing: dict[str, LiveTyping] = {}
         self._sending: set[asyncio.Task] = set()
         self._sent: set[str] = set()
-        self.conversations = ConversationList(t, self.select)
+        self.conversations = ConversationList(t, self.select, settings)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self.images = RemoteImages(on_load=self._image_loaded)
+        self.notice = Notice(self.select)
+        self.transcript = TranscriptView(t, self.images)
         self._build()
 
     @property
@@ -76,7 +80,8 @@ class Console:
         )
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
                                  visible=False)
-        self.transcript = ft.ListView(expand=True, spacing=8, auto_scroll=True, padding=8)
+        self.markdown = ft.Switch(label=t("show_markdown"), value=self.state.markdown,
+                                  on_change=self._on_markdown, visible=False)
         self.delivered = ft.Text("", size=13, color=ft.Colors.ON_SECONDARY_CONTAINER)
         self.delivered_box = ft.Container(
             ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.ON_SURFACE_VARIANT), self.delivered],
@@ -95,14 +100,18 @@ class Console:
         # Research annotations, saved with the reply on Send (e.g. a dialogue act as the tag).
         self.tag = ft.TextField(label=t("tag_label"), dense=True, width=180)
         self.annotation = ft.TextField(label=t("note_label"), dense=True, expand=True)
+        self.title.expand = True
+        # The view toggles share the title's line: the line below keeps the room for the mode and
+        # the delivery control, and the notice appears without moving anything.
         header = ft.Column([
-            self.title,
-            ft.Row([self.mode, self.delivery, self.prompts], wrap=True, spacing=12,
+            ft.Row([self.title, self.notice.view, self.prompts, self.markdown], spacing=12,
+                   vertical_alignment=ft.CrossAxisAlignment.CENTER),
+            ft.Row([self.mode, self.delivery], wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
         ], spacing=4, tight=True)
         editor_row = ft.Row([self.editor, self.send_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
-        right = ft.Column([header, ft.Divider(height=1), self.transcript, self.copilot_panel.view,
+        right = ft.Column([header, ft.Divider(height=1), self.transcript.view, self.copilot_panel.view,
                            self.delivered_box, self.note, editor_row,
                            ft.Row([self.tag, self.annotation]), self.canned],
                           expand=True, spacing=6)
@@ -128,19 +137,30 @@ class Console:
     def render_selected(self) -> None:
         conversation_id = self.state.selected
         conversation = self.switchboard.conversations.conversations.get(conversation_id or "")
-        for control in (self.mode, self.delivery, self.prompts):
+        for control in (self.mode, self.delivery, self.prompts, self.markdown):
             control.visible = conversation is not None
         if conversation is None:
-            self.transcript.controls = []
+            self.transcript.show(None, None, self.show_prompts, self.state.markdown)
             self.editor.disabled = self.send_button.disabled = True
             return
         self.title.value = conversation.label
         self.mode.selected = [conversation.mode.value]
-        self.delivery.value = self.state.delivery_style(conversation.id, self.settings.delivery_style)
+        self.prompts.value, self.markdown.value = self.show_prompts, self.state.markdown
         pending = open_exchange(self.switchboard, conversation)
+        self._show_delivery(pending)
         shown = pending or latest_exchange(self.switchboard, conversation)
-        self.transcript.controls = transcript_controls(shown, self.show_prompts, self.t, self.images)
+        self.transcript.show(shown, conversation.id, self.show_prompts, self.state.markdown)
         self._render_pending(pending)
+
+    def _show_delivery(self, pending: Exchange | None) -> None:
+        """The delivery control says what Send will really do: with drafts it is paced whatever
+        was picked, and while the LLM answers it is not the operator's to choose."""
+        auto = pending is not None and self.copilot is not None and self.copilot.auto_running(pending.id)
+        forced = self._forced_style(pending)
+        self.delivery.value = self._style(pending)
+        self.delivery.disabled = auto or forced is not None
+        self.delivery.tooltip = (self.t("delivery_forced_auto") if auto else
+                                 self.t("delivery_forced_copilot") if forced else None)
 
     def _render_pending(self, pending: Exchange | None) -> None:
         self.editor.disabled = self.send_button.disabled = pending is None
@@ -155,7 +175,9 @@ class Console:
             self.note.value = self.t("nothing_to_answer")
         elif pending.notice_code:
             self.note.value = self.t(f"notice_{pending.notice_code}")
-            self.note.color = ft.Colors.ERROR
+            # Red only when something failed: a take-over is the operator's own doing.
+            self.note.color = ft.Colors.ON_SURFACE_VARIANT if pending.notice_code == "taken_over" \
+                else ft.Colors.ERROR
         elif not pending.stream:
             self.note.value = self.t("non_stream_note")
         else:
@@ -166,6 +188,7 @@ class Console:
         if exchange.conversation_id != self.state.selected:
             return False
         self.copilot_panel.render(exchange)
+        self._show_delivery(exchange)
         return True
 
     def use_draft(self, exchange: Exchange, draft: Draft) -> None:
@@ -228,11 +251,15 @@ class Console:
             self._typing[exchange.id] = typing
         return typing
 
-    def _style(self, pending: Exchange | None = None) -> str:
+    def _forced_style(self, pending: Exchange | None) -> str | None:
         """Live typing would leak a draft the moment it lands in the editor: drafts go on Send."""
         if pending is not None and (pending.mode is Mode.COPILOT or pending.drafts):
             return "paced"
-        return self.state.delivery_style(self.state.selected or "", self.settings.delivery_style)
+        return None
+
+    def _style(self, pending: Exchange | None = None) -> str:
+        return self._forced_style(pending) or \
+            self.state.delivery_style(self.state.selected or "", self.settings.delivery_style)
 
     def _on_type(self, _event: ft.Event) -> None:
         text = self.editor.value or ""
@@ -295,11 +322,20 @@ class Console:
         self.show_prompts = bool(self.prompts.value)
         self.render_selected()
 
+    def _on_markdown(self, _event: ft.Event) -> None:
+        self.state.markdown = bool(self.markdown.value)
+        self.render_selected()
+
+    def tick(self) -> bool:
+        """The window's clock: timers and the notice; True if the screen changed."""
+        timers = self.conversations.tick()
+        return self.notice.expire() or timers
+
     def _image_loaded(self, _url: str) -> None:
         """The operator asked for a remote image: show it wherever it appears."""
         self.render_selected()
-        if self.transcript.page is not None:
-            self.transcript.page.update()
+        with contextlib.suppress(RuntimeError):  # not on a page: it shows when it is added
+            self.transcript.view.page.update()
 
     def close(self) -> None:
         for typing in self._typing.values():

@@ -42,8 +42,9 @@ class CopilotPanel:
         self.auto_note = ft.Text(t("auto_writing"), size=12, italic=True, expand=True)
         self.take_over_row = ft.Row([self.auto_note, ft.FilledButton(
             t("take_over"), icon=ft.Icons.PAN_TOOL, on_click=self._take_over)])
+        self.title = ft.Text(t("drafts"), size=12, weight=ft.FontWeight.BOLD)
         self.view = ft.Container(
-            ft.Column([ft.Text(t("drafts"), size=12, weight=ft.FontWeight.BOLD), self.drafts,
+            ft.Column([self.title, self.drafts,
                        self.regenerate_row, self.take_over_row], spacing=6, tight=True),
             bgcolor=ft.Colors.SURFACE_CONTAINER_HIGH, padding=8, border_radius=6, visible=False,
         )
@@ -57,6 +58,8 @@ class CopilotPanel:
         auto = self.copilot.auto_running(exchange.id)  # type: ignore[union-attr]
         copilot_mode = exchange.mode is Mode.COPILOT or bool(exchange.drafts)
         self.view.visible = auto or copilot_mode
+        # An auto answer is no copilot draft: the panel says which it shows.
+        self.title.value = self.t("drafts" if copilot_mode else "auto_answer")
         self.take_over_row.visible = auto
         self.regenerate_row.visible = copilot_mode
         self.drafts.controls = [self._draft(index, draft, exchange)

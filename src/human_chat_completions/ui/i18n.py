@@ -49,8 +49,23 @@ LAYOUT_STRINGS: dict[str, tuple[str, str]] = {
     "show_conversations": ("Conversations list", "会話の一覧"),
 }
 
+# Live status, the transcript's toggles and the copilot panel's titles.
+LIVE_STRINGS: dict[str, tuple[str, str]] = {
+    "state_abandoned": ("client left", "途中で切断"),
+    "state_failed": ("failed", "エラー"),
+    "wait_warn": ("waiting long", "待ち時間が長め"),
+    "wait_alert": ("waiting too long", "待ち時間が長すぎます"),
+    "new_message": ("New message ↓", "新しいメッセージ ↓"),
+    "show_markdown": ("Markdown", "Markdown で表示"),
+    "auto_answer": ("Auto answer", "自動応答"),
+    "delivery_forced_copilot": ("With drafts, the reply is delivered at the LLM's pace.",
+                                "下書きがあるときは、返信は LLM の速さで届きます。"),
+    "delivery_forced_auto": ("The LLM is writing this reply.", "この返信は LLM が書いています。"),
+}
+
 STRINGS: dict[str, tuple[str, str]] = {
     **LOGS_STRINGS,
+    **LIVE_STRINGS,
     **LAYOUT_STRINGS,
     # key: (English, 日本語)
     "app_title": ("Human Chat Completions", "Human Chat Completions"),

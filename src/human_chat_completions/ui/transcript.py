@@ -1,10 +1,16 @@
-"""The transcript of one conversation, as the client sent it, rendered readably."""
+"""The transcript of one conversation, as the client sent it.
+
+Text shows as sent, line breaks and all (Markdown joins single line breaks, so the operator would
+see one line where the client got two); Markdown rendering is the operator's opt-in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 import re
 import string
 from collections.abc import Callable
@@ -16,6 +22,8 @@ import flet as ft
 
 from human_chat_completions.core import Exchange, ExchangeState
 from human_chat_completions.ui.i18n import Translator
+
+log = logging.getLogger(__name__)
 
 MAX_SHOWN = 200
 PROMPT_ROLES = ("system", "developer")
@@ -203,19 +211,31 @@ def markdown_controls(text: str, t: Translator, images: RemoteImages) -> list[ft
     return controls + [image_control(url, alt, t, images) for alt, url in found]
 
 
-def content_controls(content: Any, t: Translator, images: RemoteImages | None = None) -> list[ft.Control]:
+def plain_controls(text: str, t: Translator, images: RemoteImages) -> list[ft.Control]:
+    """The text exactly as sent; the images its Markdown names wait below for a click."""
+    _, found = gate_markdown(text, t)
+    controls: list[ft.Control] = [ft.Text(text)]  # selectable through the view's SelectionArea
+    return controls + [image_control(url, alt, t, images) for alt, url in found]
+
+
+def text_controls(text: str, t: Translator, images: RemoteImages, markdown: bool) -> list[ft.Control]:
+    return markdown_controls(text, t, images) if markdown else plain_controls(text, t, images)
+
+
+def content_controls(content: Any, t: Translator, images: RemoteImages | None = None,
+                     markdown: bool = False) -> list[ft.Control]:
     images = images if images is not None else RemoteImages()
     if content is None:
         return []
     if isinstance(content, str):
-        return markdown_controls(content, t, images)
+        return text_controls(content, t, images, markdown)
     controls: list[ft.Control] = []
     for part in content if isinstance(content, list) else []:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
         if kind == "text":
-            controls += markdown_controls(str(part.get("text", "")), t, images)
+            controls += text_controls(str(part.get("text", "")), t, images, markdown)
         elif kind == "image_url":
             url = str((part.get("image_url") or {}).get("url", ""))
             controls.append(image_control(url, "", t, images))
@@ -246,13 +266,13 @@ _BUBBLE = {
 
 
 def message_control(message: dict[str, Any], t: Translator,
-                    images: RemoteImages | None = None) -> ft.Control:
+                    images: RemoteImages | None = None, markdown: bool = False) -> ft.Control:
     role = str(message.get("role", "user"))
     color, align = _BUBBLE.get(role, (ft.Colors.SURFACE_CONTAINER_HIGHEST, ft.CrossAxisAlignment.START))
     title = t(f"role_{role}") if f"role_{role}" in _ROLE_KEYS else role
     if message.get("name"):
         title += f" ({message['name']})"
-    body = content_controls(message.get("content"), t, images) + \
+    body = content_controls(message.get("content"), t, images, markdown) + \
         tool_call_controls(message.get("tool_calls"), t)
     bubble = ft.Container(
         content=ft.Column([ft.Text(title, size=11, color=ft.Colors.ON_SURFACE_VARIANT), *body], spacing=2, tight=True),
@@ -268,7 +288,7 @@ _ROLE_KEYS = {f"role_{role}" for role in ("system", "developer", "user", "assist
 
 
 def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Translator,
-                        images: RemoteImages | None = None) -> list[ft.Control]:
+                        images: RemoteImages | None = None, markdown: bool = False) -> list[ft.Control]:
     """The latest request's history (it holds the whole thread as the client sees it) and what
     happened to it."""
     if exchange is None:
@@ -278,13 +298,14 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
     if len(messages) > MAX_SHOWN:
         controls.append(ft.Text(t("earlier_hidden", count=len(messages) - MAX_SHOWN), italic=True))
         messages = messages[-MAX_SHOWN:]
-    controls += [message_control(message, t, images) for message in messages]
+    controls += [message_control(message, t, images, markdown) for message in messages]
     if exchange.side_request:
         controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.SURFACE_CONTAINER_HIGHEST))
     if exchange.regenerate_of:
         controls.append(_banner(t("regenerate"), ft.Colors.SURFACE_CONTAINER_HIGH))
     if exchange.state is ExchangeState.DONE:
-        controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t, images))
+        controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t, images,
+                                        markdown))
     elif exchange.state is ExchangeState.ABANDONED:
         controls.append(_banner(t("abandoned"), ft.Colors.TERTIARY_CONTAINER))
     elif exchange.state in (ExchangeState.FAILED, ExchangeState.TIMED_OUT):
@@ -294,3 +315,91 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
 
 def _banner(text: str, color: str) -> ft.Control:
     return ft.Container(ft.Text(text, italic=True, size=12), bgcolor=color, padding=8, border_radius=6)
+
+
+# -- the scrolling view ---------------------------------------------------------------------------
+
+FOLLOW_SLACK = 48.0  # px above the end that still count as "at the newest message"
+
+
+class TranscriptView:
+    """The transcript in its scrolling column. It follows the newest message unless the operator
+    scrolled up; then a "new message" chip offers the way down instead of pulling them there.
+
+    Rebuilt only when what it shows changes, so an event elsewhere (another participant's request)
+    never moves it. Scrolling is ours, not `auto_scroll`'s, which jumps on any change.
+    """
+
+    def __init__(self, t: Translator, images: RemoteImages) -> None:
+        self.t = t
+        self.images = images
+        self.column = ft.Column(spacing=8, scroll=ft.ScrollMode.AUTO, on_scroll=self._on_scroll,
+                                scroll_interval=100)
+        self.chip = ft.FilledTonalButton(t("new_message"), on_click=self._jump, visible=False,
+                                         right=16, bottom=8)
+        # One selection area for the whole column: a selectable Text hides its words from
+        # screen readers on the web, and the operator can copy across messages.
+        area = ft.SelectionArea(self.column)
+        self.view = ft.Stack([ft.Container(area, padding=8, left=0, top=0, right=0, bottom=0),
+                              self.chip], expand=True)
+        self.following = True
+        self._after = 0.0  # px below the viewport, as last reported
+        self._shown: tuple | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def show(self, exchange: Exchange | None, conversation_id: str | None, show_prompts: bool,
+             markdown: bool) -> None:
+        content = _content_key(exchange, conversation_id)
+        toggles = (show_prompts, markdown, len(self.images.loaded))
+        previous, self._shown = self._shown, (content, toggles)
+        if previous == self._shown:
+            return
+        self.column.controls = transcript_controls(exchange, show_prompts, self.t, self.images, markdown)
+        before = previous[0] if previous is not None else None
+        if before is None or before[0] != conversation_id:
+            self.following, self.chip.visible = True, False  # another conversation: its newest
+        if self.following:
+            self._scroll(-1)
+        elif before != content:
+            self.chip.visible = True  # something new below; the operator reads on undisturbed
+        else:
+            # Prompts or images above changed height: keep the same distance from the end, so
+            # the messages being read stay put.
+            self._scroll(-self._after - 1)
+
+    def _on_scroll(self, event: ft.OnScrollEvent) -> None:
+        ft.context.disable_auto_update()  # a scroll changes nothing else: no page-wide diff
+        self._after = event.extent_after
+        self.following = event.extent_after <= FOLLOW_SLACK
+        if self.following and self.chip.visible:
+            self.chip.visible = False
+            self.chip.update()
+
+    def _jump(self, _event: ft.Event) -> None:
+        self.following, self.chip.visible = True, False
+        self._scroll(-1)
+
+    def _scroll(self, offset: float) -> None:
+        """Scroll once the new controls are on screen: the call goes out after the update that
+        carries them (a negative offset counts from the end)."""
+        try:
+            task = asyncio.get_running_loop().create_task(self._scroll_to(offset))
+        except RuntimeError:
+            return  # no loop: nothing on screen to scroll
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _scroll_to(self, offset: float) -> None:
+        try:
+            await self.column.scroll_to(offset=offset, duration=0)
+        except Exception:  # not on a page (yet, or any more): nothing to scroll
+            log.debug("transcript scroll skipped", exc_info=True)
+
+
+def _content_key(exchange: Exchange | None, conversation_id: str | None) -> tuple:
+    """What the transcript's content depends on: an exchange's messages never change, and its
+    open states all look the same."""
+    if exchange is None:
+        return (conversation_id, None)
+    state = "open" if exchange.state.open else exchange.state.value
+    return (conversation_id, exchange.id, state, exchange.side_request, exchange.error)

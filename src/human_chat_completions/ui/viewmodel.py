@@ -19,7 +19,7 @@ class ConversationRow:
     id: str
     label: str
     mode: Mode
-    status: str  # waiting | replying | idle
+    status: str  # waiting | replying | idle (answered) | abandoned (client left) | failed
     waiting_since: float | None
     last_activity: float
     unread: bool
@@ -53,7 +53,7 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
     pending = open_exchange(switchboard, conversation)
     latest = latest_exchange(switchboard, conversation)
     if pending is None:
-        status, since = "idle", None
+        status, since = _closed_status(latest), None
     elif pending.state is ExchangeState.WAITING:
         status, since = "waiting", pending.received_at
     else:
@@ -75,11 +75,20 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
     )
 
 
-_STATUS_ORDER = {"waiting": 0, "replying": 1, "idle": 2}
+def _closed_status(latest: Exchange | None) -> str:
+    """Nothing open: answered, or the participant left before the reply, or it failed."""
+    if latest is not None and latest.state is ExchangeState.ABANDONED:
+        return "abandoned"
+    if latest is not None and latest.state in (ExchangeState.FAILED, ExchangeState.TIMED_OUT):
+        return "failed"
+    return "idle"
+
+
+_STATUS_ORDER = {"waiting": 0, "replying": 1, "idle": 2, "abandoned": 2, "failed": 2}
 
 
 def ordered_rows(rows: list[ConversationRow]) -> list[ConversationRow]:
-    """Waiting first (longest wait on top), then replying, then idle (most recent first)."""
+    """Waiting first (longest wait on top), then replying, then the rest (most recent first)."""
     return sorted(
         rows,
         key=lambda row: (
@@ -107,6 +116,7 @@ class OperatorState:
     unread: set[str] = field(default_factory=set)
     seen_exchanges: set[str] = field(default_factory=set)
     seen_notices: set[tuple[str, str]] = field(default_factory=set)
+    markdown: bool = False  # the transcript as Markdown instead of the text as sent
 
     def note_notice(self, exchange: Exchange) -> bool:
         """True the first time this session sees this notice on this exchange (alert once)."""
