@@ -104,7 +104,7 @@ def test_stats(research_log):
     numbers = json.loads(hcc("stats", "--json", "--data-dir", str(data)).stdout)
     assert numbers["exchanges"] == 10
     assert numbers["by_author"] == {"auto": 2, "copilot": 1, "edited": 2, "human": 4, "none": 1}
-    assert numbers["by_mode"] == {"auto": 1, "copilot": 3, "human": 6}
+    assert numbers["by_mode"] == {"auto": 1, "copilot": 4, "human": 5}
     assert numbers["median_edit_distance"] == 1 and numbers["answered"] == 8
     text = hcc("stats", "--data-dir", str(data)).stdout
     assert "exchanges: 10" in text and "median edit distance: 1 (over 3" in text

@@ -113,8 +113,8 @@ def build(data_dir: Path) -> dict[str, str]:
     """Play a small study; return exchange ids by scenario name.
 
     Expected: 10 exchanges; done 8, abandoned 1, failed 1; authors human 4 (one abandoned),
-    copilot 1, edited 2, auto 2 (one a side request), none 1 (failed); modes human 6, copilot 3,
-    auto 1 (a mode applies from the next request on); edit distances 0, 1 and 18. Preference
+    copilot 1, edited 2, auto 2 (one a side request), none 1 (failed); modes human 5, copilot 4,
+    auto 1 (a mode change applies to the waiting request and the next ones); edit distances 0, 1 and 18. Preference
     pairs: light_edit, heavy_edit, discarded; KTO: copilot true, light_edit true, heavy_edit
     false, discarded false. Side request: the last one, a chat title, answered canned.
     """
