@@ -23,6 +23,7 @@ from human_chat_completions.ui import theme
 from human_chat_completions.ui.console import Console
 from human_chat_completions.ui.copilot_panel import CopilotActions
 from human_chat_completions.ui.door import HostRules, WindowDoor, window_trusted
+from human_chat_completions.ui.downloads import mount_downloads
 from human_chat_completions.ui.i18n import Translator, resolve_language
 from human_chat_completions.ui.layout import ResponsiveConsole
 from human_chat_completions.ui.logs_view import LogsView
@@ -125,7 +126,8 @@ class OperatorWindow:
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
         settings_view = SettingsView(self.settings_store, t, forget)
-        logs_view = LogsView(self.exchange_log, t) if self.exchange_log is not None else None
+        logs_view = LogsView(self.exchange_log, t, download_secret=self.token) \
+            if self.exchange_log is not None else None
         layout = ResponsiveConsole(console, t)
         layout.fit(self.page.width)
         body = ft.Container(layout.view, expand=True, padding=8)
@@ -338,6 +340,7 @@ def mount_operator_ui(app, switchboard: Switchboard, settings: SettingsStore, to
         app_name="Human Chat Completions",
         session_timeout_seconds=60,  # a closed window's session is dropped within a minute
     )
+    mount_downloads(app, token, exchange_log, lambda: settings.current.allowed_hosts)
     app.mount(UI_PATH, WindowDoor(window, HostRules(lambda: settings.current.allowed_hosts)))
 
 

@@ -42,6 +42,8 @@ LOGS_STRINGS: dict[str, tuple[str, str]] = {
     "logs_export_left_out": ("{count} exchanges left out; {meta} says why.",
                              "{count} 件を除外しました（理由は {meta} に記載）。"),
     "logs_export_failed": ("Export failed: {error}", "書き出しに失敗しました：{error}"),
+    "logs_download_started": ("Your browser is downloading {name}.",
+                              "ブラウザーで {name} をダウンロードしています。"),
 }
 
 # The window's frame: the narrow layout's drawer.

@@ -25,9 +25,22 @@ import flet as ft
 from human_chat_completions.core.record import DraftRecord, ExchangeRecord
 from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
+from human_chat_completions.ui.downloads import DownloadLinks
+from human_chat_completions.ui.downloads import exports_dir as default_exports_dir
 from human_chat_completions.ui.i18n import Translator
 
 PAGE_SIZE = 100  # rows a page shows: a DataTable gets slow beyond a few hundred
+
+COLUMNS = ("logs_col_time", "logs_col_participant", "logs_col_input", "logs_col_final",
+           "logs_col_author", "logs_col_outcome")
+# Widths that hold the longest value of each short column ("2026-11-27 00:32:26",
+# "auto+takeover", "abandoned"); the two text columns share what is left.
+FIXED_WIDTHS = {"logs_col_time": 150, "logs_col_participant": 120, "logs_col_author": 110,
+                "logs_col_outcome": 90}
+TEXT_MIN_WIDTH = 140
+COLUMN_SPACING = 16
+TABLE_MARGIN = 12
+DEFAULT_TABLE_WIDTH = 1150  # a 1280 px window less the rail, until the table measures itself
 
 # CJK characters have no spaces between words: compare them one by one.
 _TOKENS = re.compile(r"\s+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]|\w+|[^\w\s]")
@@ -94,9 +107,32 @@ def spans(segments: list[Segment]) -> list[ft.TextSpan]:
     return [ft.TextSpan(segment.text, style=_STYLES[segment.kind]) for segment in segments]
 
 
-def _short(text: str | None, limit: int = 60) -> str:
+def _short(text: str | None, limit: int = 300) -> str:
+    """One line; the cell's ellipsis cuts it to the column, the detail pane shows it whole."""
     flat = " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def column_widths(available: float) -> dict[str, float]:
+    """Each column's width for a table `available` px wide: fixed ones, the text ones halve the
+    rest (never below TEXT_MIN_WIDTH: then the table scrolls sideways)."""
+    spare = (available - sum(FIXED_WIDTHS.values()) - COLUMN_SPACING * (len(COLUMNS) - 1)
+             - TABLE_MARGIN * 2)
+    text = max(TEXT_MIN_WIDTH, int(spare / 2))
+    return {key: FIXED_WIDTHS.get(key, text) for key in COLUMNS}
+
+
+def _selectable(text: str, spans: list[ft.TextSpan] | None = None) -> ft.Text:
+    """Text a researcher can copy; Flutter's web build hides selectable text from screen readers,
+    so the label says it again."""
+    if spans is not None:
+        return ft.Text(spans=spans, selectable=True, semantics_label=text)
+    return ft.Text(text, selectable=True, semantics_label=text)
+
+
+def _icon_button(icon: ft.IconData, name: str, on_click: ft.ControlEventHandler) -> ft.IconButton:
+    """An icon button with a name a screen reader says (a tooltip alone gives none)."""
+    return ft.IconButton(ft.Icon(icon, semantics_label=name), tooltip=name, on_click=on_click)
 
 
 @dataclass(frozen=True)
@@ -147,59 +183,74 @@ class LogsView:
 
     `source`: the running server's `ExchangeLog` or the path of a log file; the page reads it over
     connections of its own. `exports_dir`: where Export writes (default: an `exports` folder
-    beside the log file, i.e. in the data dir).
+    beside the log file, i.e. in the data dir). `download_secret`: the operator token; with it,
+    Export also downloads the file in the operator's browser (ui/downloads.py).
     """
 
     def __init__(self, source: ExchangeLog | Path | str, t: Translator,
-                 exports_dir: Path | None = None) -> None:
+                 exports_dir: Path | None = None, download_secret: str | None = None) -> None:
         self.t = t
         log_path = source.path if isinstance(source, ExchangeLog) else Path(source)
         self.reader = LogReader(log_path)
-        self.exports_dir = exports_dir or log_path.parent / "exports"
+        self.exports_dir = exports_dir or default_exports_dir(log_path)
+        self.links = DownloadLinks(download_secret, self.exports_dir) if download_secret else None
         self.shown: LogPage | None = None  # None until the first page is read
         self.query = ""
         self.offset = 0
         self.selected: str | None = None
+        self.widths = column_widths(DEFAULT_TABLE_WIDTH)
         self._asked = 0  # which read is the latest: an older one finishing late is dropped
         self._loading: asyncio.Task[None] | None = None
-
-        self.search = ft.TextField(hint_text=self.t("logs_search"), prefix_icon=ft.Icons.SEARCH,
-                                   expand=True, on_change=self._on_search)
-        self.count = ft.Text(self.t("logs_loading"))
-        self.newer = ft.IconButton(ft.Icons.CHEVRON_LEFT, tooltip=self.t("logs_newer"),
-                                   disabled=True, on_click=lambda _e: self.turn(-1))
-        self.older = ft.IconButton(ft.Icons.CHEVRON_RIGHT, tooltip=self.t("logs_older"),
-                                   disabled=True, on_click=lambda _e: self.turn(1))
-        self.table = ft.DataTable(
-            columns=[ft.DataColumn(label=ft.Text(self.t(key))) for key in (
-                "logs_col_time", "logs_col_participant", "logs_col_input", "logs_col_final",
-                "logs_col_author", "logs_col_outcome")],
-            rows=[], show_checkbox_column=False, column_spacing=16,
-        )
-        self.detail = ft.Column([ft.Text(self.t("logs_select"))], spacing=8)
-        self.format = ft.Dropdown(
-            label=self.t("logs_export_format"), value="jsonl", width=200,
-            options=[ft.DropdownOption(key=name, text=name) for name in exports.FORMATS])
-        self.include_unfinished = ft.Checkbox(label=self.t("logs_include_unfinished"), value=False)
-        self.export_message = ft.Text("", selectable=True)
-        self.view = ft.Column(
-            [
-                ft.Text(self.t("logs_title"), size=20, weight=ft.FontWeight.BOLD),
-                ft.Row([self.search, ft.IconButton(ft.Icons.REFRESH, tooltip=self.t("logs_refresh"),
-                                                   on_click=lambda _e: self.reload())]),
-                ft.Row([self.count, self.newer, self.older]),
-                ft.Container(ft.Row([self.table], scroll=ft.ScrollMode.AUTO), height=320),
-                ft.Divider(),
-                self.detail,
-                ft.Divider(),
-                ft.Row([self.format, self.include_unfinished,
-                        ft.Button(self.t("logs_export"), icon=ft.Icons.DOWNLOAD,
-                                  on_click=self._on_export)], wrap=True),
-                self.export_message,
-            ],
-            scroll=ft.ScrollMode.AUTO, expand=True, spacing=12,
-        )
+        self._build()
         self.reload()
+
+    def _build(self) -> None:
+        t = self.t
+        self.search = ft.TextField(hint_text=t("logs_search"), prefix_icon=ft.Icons.SEARCH,
+                                   expand=True, dense=True, on_change=self._on_search)
+        self.count = ft.Text(t("logs_loading"))
+        self.newer = _icon_button(ft.Icons.CHEVRON_LEFT, t("logs_newer"), lambda _e: self.turn(-1))
+        self.older = _icon_button(ft.Icons.CHEVRON_RIGHT, t("logs_older"), lambda _e: self.turn(1))
+        self.newer.disabled = self.older.disabled = True
+        self.table = ft.DataTable(
+            columns=[ft.DataColumn(label=ft.Text(t(key), weight=ft.FontWeight.BOLD))
+                     for key in COLUMNS],
+            rows=[], show_checkbox_column=False, column_spacing=COLUMN_SPACING,
+            horizontal_margin=TABLE_MARGIN, heading_row_height=40, data_row_min_height=36,
+            data_row_max_height=40,
+        )
+        self.detail = ft.Column([ft.Text(t("logs_select"))], spacing=8)
+        self.format = ft.Dropdown(
+            label=t("logs_export_format"), value="jsonl", width=180, dense=True,
+            options=[ft.DropdownOption(key=name, text=name) for name in exports.FORMATS])
+        self.include_unfinished = ft.Checkbox(label=t("logs_include_unfinished"), value=False)
+        self.export_message = ft.Text("", selectable=True, visible=False)
+        self.view = ft.Column([self._header(), self.export_message, self._table_box(),
+                               ft.Divider(height=1), self._detail_box()],
+                              expand=True, spacing=8)
+
+    def _header(self) -> ft.Control:
+        t = self.t
+        export = ft.Button(t("logs_export"), icon=ft.Icons.DOWNLOAD, on_click=self._on_export)
+        return ft.Column([
+            ft.Row([ft.Text(t("logs_title"), size=20, weight=ft.FontWeight.BOLD), self.search,
+                    _icon_button(ft.Icons.REFRESH, t("logs_refresh"), lambda _e: self.reload())],
+                   spacing=12),
+            ft.Row([ft.Row([self.count, self.newer, self.older], spacing=0, tight=True),
+                    ft.Row([self.format, self.include_unfinished, export], tight=True)],
+                   alignment=ft.MainAxisAlignment.SPACE_BETWEEN, wrap=True, run_spacing=4),
+        ], spacing=4, tight=True)
+
+    def _table_box(self) -> ft.Control:
+        """The rows scroll inside their own box (both ways, when the window is narrower than
+        the columns); the box reports its width so the text columns take what is left."""
+        rows = ft.Column([ft.Row([self.table], scroll=ft.ScrollMode.AUTO)],
+                         scroll=ft.ScrollMode.AUTO, expand=True)
+        return ft.Container(rows, expand=3, on_size_change=self._on_table_size)
+
+    def _detail_box(self) -> ft.Control:
+        return ft.Container(ft.Column([self.detail], scroll=ft.ScrollMode.AUTO, expand=True),
+                            expand=2)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -219,6 +270,8 @@ class LogsView:
         page = await asyncio.to_thread(self.reader.page, self.query, self.offset)
         if asked == self._asked:
             self.shown = page
+            if not any(record.id == self.selected for record in page.records):
+                self.selected = None  # its record left the results: the detail pane clears
             self.render()
 
     @property
@@ -265,19 +318,22 @@ class LogsView:
         try:
             report = await asyncio.to_thread(self.reader.export, self.query, format, rules, path)
         except (OSError, sqlite3.Error) as error:
-            self.export_message.value = self.t("logs_export_failed", error=error)
-            self.export_message.color = ft.Colors.ERROR
-            self._update()
+            self._say(self.t("logs_export_failed", error=error), ft.Colors.ERROR)
             return None
         message = self.t("logs_exported", count=report.written, path=path)
         left_out = report.read - report.written
         if left_out:
             message += " " + self.t("logs_export_left_out", count=left_out,
                                     meta=exports.meta_path(path).name)
-        self.export_message.value = message
-        self.export_message.color = ft.Colors.SECONDARY
-        self._update()
+        self._say(message, ft.Colors.SECONDARY)
         return path
+
+    def _say(self, message: str, color: str) -> None:
+        """The export's outcome, selectable (a researcher copies the path) and read out."""
+        self.export_message.value = self.export_message.semantics_label = message
+        self.export_message.color = color
+        self.export_message.visible = True
+        self._update()
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -308,9 +364,22 @@ class LogsView:
         cells = (local_time(record.timestamps.received_at), record.participant or "",
                  _short(record.user_input), _short(record.final), record.author or "",
                  record.outcome)
-        return ft.DataRow(cells=[ft.DataCell(ft.Text(value)) for value in cells],
+        return ft.DataRow(cells=[self._cell(key, value)
+                                 for key, value in zip(COLUMNS, cells, strict=True)],
                           selected=record.id == self.selected, data=record.id,
                           on_select_change=self._on_row)
+
+    def _cell(self, column: str, value: str) -> ft.DataCell:
+        text = ft.Text(value, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS, no_wrap=True)
+        return ft.DataCell(ft.Container(text, width=self.widths[column]))
+
+    def fit(self, width: float) -> bool:
+        """Size the columns for a table `width` px wide; True if they changed."""
+        widths = column_widths(width)
+        if widths == self.widths:
+            return False
+        self.widths = widths
+        return True
 
     def _detail(self, record: ExchangeRecord | None) -> list[ft.Control]:
         if record is None:
@@ -319,18 +388,18 @@ class LogsView:
         if draft is not None:
             left, right = diff_words(draft.text, record.final)
             draft_box = self._box(self.t("logs_draft", profile=draft.profile),
-                                  ft.Text(spans=spans(left), selectable=True))
+                                  _selectable(draft.text, spans=spans(left)))
         else:
             right = [Segment(record.final, "same")]
             draft_box = self._box(self.t("logs_draft", profile="-"),
                                   ft.Text(self.t("logs_no_draft"), italic=True))
         controls: list[ft.Control] = [
-            ft.Text(f"{record.id} · {record.participant} · {record.mode} · "
-                    f"{record.author or '-'} · {record.outcome}", selectable=True),
+            _selectable(f"{record.id} · {record.participant} · {record.mode} · "
+                        f"{record.author or '-'} · {record.outcome}"),
             ft.Row([
-                self._box(self.t("logs_user_input"), ft.Text(record.user_input, selectable=True)),
+                self._box(self.t("logs_user_input"), _selectable(record.user_input)),
                 draft_box,
-                self._box(self.t("logs_final"), ft.Text(spans=spans(right), selectable=True)),
+                self._box(self.t("logs_final"), _selectable(record.final, spans=spans(right))),
             ], vertical_alignment=ft.CrossAxisAlignment.START),
         ]
         if record.edit_distance is not None:
@@ -349,9 +418,24 @@ class LogsView:
     def _on_row(self, event: ft.Event) -> None:
         self.select(event.control.data)
 
-    async def _on_export(self, _event: ft.Event) -> None:
-        await self.export_async()
+    def _on_table_size(self, event: ft.LayoutSizeChangeEvent) -> None:
+        if self.fit(event.width):
+            self.render()
 
+    async def _on_export(self, _event: ft.Event) -> None:
+        path = await self.export_async()
+        if path is not None and self.links is not None:
+            await self.download(path)
+
+    async def download(self, path: Path) -> None:
+        """Hand the file to the operator's browser: a signed link opened in the window's own tab
+        (an attachment, so the window stays)."""
+        assert self.links is not None
+        page = self.view.page
+        await ft.UrlLauncher().launch_url(self.links.link(path, page.url),
+                                          web_only_window_name="_self")
+        self._say(f"{self.export_message.value} {self.t('logs_download_started', name=path.name)}",
+                  ft.Colors.SECONDARY)
     def _update(self) -> None:
         try:
             self.view.update()
