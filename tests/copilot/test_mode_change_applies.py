@@ -14,7 +14,7 @@ from human_chat_completions.core.events import ConversationChanged, ExchangeChan
 from tests.copilot.test_modes import Client, log_row, running
 from tests.fakes.upstream import FakeUpstream
 from tests.support import Operator, RunningServer, wait_until
-from tests.ui.browser import open_window, screenshot, wait_for_text
+from tests.ui.browser import open_window, screen_text, screenshot, wait_for_text
 from tests.ui.conftest import browser  # noqa: F401  (the Chromium fixture)
 from tests.ui.test_operator_window import conversation
 
@@ -112,6 +112,7 @@ def click_mode(page, name: str) -> None:
     page.get_by_role("button", name=re.compile(f"^{name}$")).first.click()
 
 
+@pytest.mark.browser  # outside tests/ui the marker is not added for us
 def test_copilot_clicked_in_the_window_drafts_the_waiting_request(tmp_path, upstream, browser):  # noqa: F811
     with running(tmp_path, upstream, "human", language="en") as server, \
             closing(Operator(server.base)) as operator:
@@ -121,6 +122,8 @@ def test_copilot_clicked_in_the_window_drafts_the_waiting_request(tmp_path, upst
         conversation(page, "film-fan").click()
         click_mode(page, "Copilot")
         wait_for_text(page, "Draft answer to: recommend a film")
+        # The delivery control tells the truth: a draft goes out paced, whatever was picked.
+        page.get_by_role("button", name="With drafts, the reply is delivered at the LLM's pace.").wait_for()
         screenshot(page, "mode-switch-copilot-draft-en-1280")
         exchange = waiting_exchange(operator)
         assert exchange["mode"] == "copilot" and exchange["drafts"]
@@ -129,6 +132,7 @@ def test_copilot_clicked_in_the_window_drafts_the_waiting_request(tmp_path, upst
         page.close()
 
 
+@pytest.mark.browser
 def test_auto_clicked_in_the_window_answers_the_waiting_request(tmp_path, upstream, browser):  # noqa: F811
     with running(tmp_path, upstream, "human", language="en") as server, \
             closing(Operator(server.base)) as operator:
@@ -142,3 +146,29 @@ def test_auto_clicked_in_the_window_answers_the_waiting_request(tmp_path, upstre
         [exchange] = operator.exchanges()
         assert exchange["author"] == "auto" and exchange["outcome"] == "done"
         page.close()
+
+
+@pytest.mark.browser
+def test_human_clicked_during_an_auto_answer_hands_it_to_the_operator(tmp_path, upstream,
+                                                                     browser):  # noqa: F811
+    upstream.behaviour.chunk_delay = 0.4
+    with running(tmp_path, upstream, "auto", language="en") as server:
+        page = open_window(browser, server.base)
+        client = Client(server.base, "explain the moon in detail", user="stargazer")
+        wait_for_text(page, "stargazer")
+        conversation(page, "stargazer").click()
+        wait_until(lambda: len(client.contents) >= 2, timeout=15)
+        wait_for_text(page, "Auto answer")  # an auto answer, not "Copilot drafts"
+        assert "Copilot drafts" not in screen_text(page)
+        click_mode(page, "Human")
+        assert upstream.wait_disconnected(0)
+        wait_for_text(page, "Taken over")
+        wait_until(lambda: "The LLM is answering" not in screen_text(page), timeout=10)
+        screenshot(page, "mode-switch-taken-over-en-1280")
+        with closing(Operator(server.base)) as operator:
+            [exchange] = operator.exchanges()
+            operator.reply(exchange["id"], " The end.")
+        client.join()
+        assert client.text.endswith(" The end.")
+        page.close()
+

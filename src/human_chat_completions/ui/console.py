@@ -144,6 +144,7 @@ class Console:
             self.editor.disabled = self.send_button.disabled = True
             return
         self.title.value = conversation.label
+        self.notice.seen(conversation.id)
         self.mode.selected = [conversation.mode.value]
         self.prompts.value, self.markdown.value = self.show_prompts, self.state.markdown
         pending = open_exchange(self.switchboard, conversation)

@@ -46,6 +46,11 @@ class Notice:
             return True
         return False
 
+    def seen(self, conversation_id: str | None) -> None:
+        """The operator is looking at that conversation: a notice about it has done its work."""
+        if self.view.visible and conversation_id is not None and conversation_id == self.conversation_id:
+            self.view.visible = False
+
     def _open(self) -> None:
         self.view.visible = False
         if self.conversation_id is not None:
