@@ -21,6 +21,7 @@ APP_NAME = "human-chat-completions"
 log = logging.getLogger(__name__)
 
 DeliveryStyle = Literal["live", "paced"]
+SendKey = Literal["enter", "ctrl_enter"]
 Language = Literal["auto", "en", "ja"]
 Theme = Literal["light", "dark", "system"]
 AwayAction = Literal["send_draft", "send_canned", "wait"]
@@ -107,7 +108,13 @@ class Settings(BaseModel):
         default=3.0, ge=0, description="Seconds a non-stream request waits before headers go out."
     )
     # Operator window
-    delivery_style: DeliveryStyle = "live"
+    # Paced on Send by default: live typing shows the participant typos and half-converted kana.
+    # A settings file that says "live" keeps it.
+    delivery_style: DeliveryStyle = "paced"
+    send_key: SendKey = Field(
+        default="enter",
+        description="enter: Enter sends, Shift+Enter adds a line; ctrl_enter: Ctrl+Enter (Cmd+Enter) "
+        "sends, Enter adds a line.")
     live_idle_seconds: float = Field(default=0.8, gt=0, le=10)
     first_token_delay: float = Field(default=0.35, ge=0, le=10)
     tokens_per_second: float = Field(default=60.0, gt=0, le=1000)

@@ -3,11 +3,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.delivery import (
     LiveTyping,
     Pace,
     paced_pieces,
+    releasable_length,
     send_paced,
     stable_prefix_length,
 )
@@ -27,26 +29,67 @@ def test_stable_prefix_is_finished_words_latin_and_japanese():
     assert stable_prefix_length("Done. ") == len("Done. ")
 
 
-async def test_live_typing_releases_finished_words_then_idle_rest_and_locks_them():
+def test_paced_on_send_is_the_default_and_a_saved_live_choice_stays():
+    assert Settings().delivery_style == "paced"
+    assert Settings.model_validate_json('{"delivery_style": "live"}').delivery_style == "live"
+    assert Settings().send_key == "enter"
+
+
+def test_only_finished_words_are_releasable_and_nothing_an_input_method_may_be_composing():
+    assert releasable_length("Good mornign") == len("Good ")  # the last word may still change
+    assert releasable_length("Good morning ") == len("Good morning ")
+    # Kana or kanji at the end may be an open composition, punctuation included ("、").
+    for composing in ("Hello えいち", "きょうは、いい", "今日は、いい天気", "Hi ｈｃｃ", "안녕하"):
+        assert releasable_length(composing) == 0, composing
+    # Once something an input method does not compose follows, the text before it can go.
+    assert releasable_length("今日は、いい天気\nまた") == 0
+    assert releasable_length("今日は、いい天気\n") == len("今日は、いい天気\n")
+    assert releasable_length("HCC と H") == len("HCC と ")
+
+
+async def test_live_typing_releases_finished_words_after_the_pause_and_hands_them_back():
     board, exchange_id = open_exchange()
-    typing = LiveTyping(board, exchange_id, idle=0.05)
-    for end in range(1, len("Hello wor") + 1):
-        assert typing.update("Hello wor"[:end]) == "Hello wor"[:end]
-    assert board.get(exchange_id).reply.text == "Hello "
-    # The delivered part cannot be changed: an edit reaching into it is refused.
-    assert typing.update("Jello wor") == "Hello wor"
+    released: list[str] = []
+    typing = LiveTyping(board, exchange_id, idle=0.05, on_release=released.append)
+    for end in range(1, len("Good mornign ") + 1):
+        typing.update("Good mornign "[:end])
+    assert board.get(exchange_id).reply.text == ""  # nothing while typing goes on
+    typing.update("Good morni")  # corrected before the pause: the typo never leaves
+    typing.update("Good morning wor")
     await asyncio.sleep(0.15)
-    assert board.get(exchange_id).reply.text == "Hello wor"
-    assert typing.committed == "Hello wor"
-    typing.send("Hello world!")
+    assert board.get(exchange_id).reply.text == "Good morning "
+    assert released == ["Good morning "] and typing.unsent == "wor"
+    typing.update("world")  # the editor now holds only what was not sent
+    typing.send("world!")
     exchange = board.get(exchange_id)
-    assert exchange.reply.text == "Hello world!" and exchange.state.value == "done"
+    assert exchange.reply.text == "Good morning world!" and exchange.state.value == "done"
+
+
+async def test_live_typing_never_releases_an_open_composition():
+    board, exchange_id = open_exchange()
+    typing = LiveTyping(board, exchange_id, idle=0.02)
+    typing.update("Hello えいち")  # the operator pauses to pick a conversion
+    await asyncio.sleep(0.1)
+    assert board.get(exchange_id).reply.text == ""
+    typing.update("Hello HCC ")
+    await asyncio.sleep(0.1)
+    assert board.get(exchange_id).reply.text == "Hello HCC "
+
+
+async def test_live_typing_stops_when_the_exchange_closes():
+    board, exchange_id = open_exchange()
+    typing = LiveTyping(board, exchange_id, idle=0.02)
+    typing.update("Too late now ")
+    board.detach(board.get(exchange_id))  # the client went away
+    await asyncio.sleep(0.08)
+    assert board.get(exchange_id).reply.text == ""
+    typing.send("Too late now")  # nothing to write to, and no error
 
 
 async def test_live_typing_holds_everything_for_a_non_stream_client_until_send():
     board, exchange_id = open_exchange(stream=False)
     typing = LiveTyping(board, exchange_id, idle=0.01)
-    typing.update("Hello there friend")
+    typing.update("Hello there friend ")
     await asyncio.sleep(0.05)
     assert board.get(exchange_id).reply.text == ""
     typing.send("Hello there friend, edited")

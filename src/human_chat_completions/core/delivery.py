@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from human_chat_completions.core.exchange import Author
@@ -13,82 +14,93 @@ from human_chat_completions.core.switchboard import Switchboard
 # so its punctuation counts too).
 _BOUNDARY = re.compile(r"[\s.,;:!?、。，．！？：；)\]」』）]")
 
+# What an input method may still be composing: kana, CJK ideographs and punctuation, Hangul,
+# full-width forms. A Japanese composition can hold punctuation too ("きょうは、いい"), and
+# Flet reports no composing range to Python (see `releasable_length`).
+_COMPOSABLE = re.compile(
+    "[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f"
+    "\uff00-\uffef]")
+
 
 def stable_prefix_length(tail: str) -> int:
-    """How much of not-yet-sent text can go now: everything up to the last word boundary."""
+    """How much of not-yet-sent text ends on a word boundary: everything up to the last one."""
     last = -1
     for match in _BOUNDARY.finditer(tail):
         last = match.end()
     return max(last, 0)
 
 
-class LiveTyping:
-    """Releases what the operator types while they type it.
+def releasable_length(unsent: str) -> int:
+    """How much of the unsent text live typing may release when the operator pauses.
 
-    The editor reports its full text on every change; only stable text (finished words, or all of
-    it after `idle` seconds without a change) is committed, and committed text can never change
-    because the client cannot un-receive it.
+    Only finished words: the last word may still change. And nothing while the text ends in
+    characters an input method composes: Flet 1.0 tells Python neither the field's composing
+    range nor composition events (its TextField reports only `value` and `selection`), so kana
+    still being converted look like any other text. A composition sits at the caret, at the end
+    while typing, so text ending in CJK waits for a line break, a Latin character or Send.
+    """
+    if not unsent or _COMPOSABLE.match(unsent[-1]):
+        return 0
+    return stable_prefix_length(unsent)
+
+
+class LiveTyping:
+    """Releases what the operator typed once they pause.
+
+    The editor holds only unsent text and reports it on every change (`update`). After `idle`
+    seconds without a change the finished words in it (`releasable_length`) go to the client,
+    and `on_release` is told what went so that the editor drops it: released text is locked
+    because the client cannot un-receive it, and it lives in the reply, never in the editor.
     """
 
     def __init__(self, switchboard: Switchboard, exchange_id: str, idle: float = 0.8,
-                 author: Author = Author.HUMAN) -> None:
+                 author: Author = Author.HUMAN,
+                 on_release: Callable[[str], None] | None = None) -> None:
         self.switchboard = switchboard
         self.exchange_id = exchange_id
         self.idle = idle
         self.author = author
-        self.committed = switchboard.get(exchange_id).reply.text
+        self.on_release = on_release
+        self.unsent = ""
         self._idle_timer: asyncio.TimerHandle | None = None
-        self._last_text = self.committed
 
     @property
     def streams(self) -> bool:
         """Non-stream clients get the whole text on Send; nothing is released before."""
         return self.switchboard.get(self.exchange_id).stream
 
-    def update(self, text: str) -> str:
-        """The editor now holds `text`. Returns the text the editor must show: the committed part
-        is put back if the operator changed it."""
-        if not text.startswith(self.committed):
-            # An edit reached into the delivered part: refuse it, keep the last valid text.
-            text = self._last_text
-        self._last_text = text
-        if self.streams:
-            tail = text[len(self.committed):]
-            self._release(tail[: stable_prefix_length(tail)])
-            self._restart_idle_timer(text)
-        return text
+    def update(self, unsent: str) -> None:
+        """The editor now holds `unsent`; the pause starts again."""
+        self.unsent = unsent
+        self.cancel()
+        if self.streams and unsent:
+            self._idle_timer = asyncio.get_running_loop().call_later(self.idle, self._release)
 
-    def _restart_idle_timer(self, text: str) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        if len(text) > len(self.committed):
-            loop = asyncio.get_running_loop()
-            self._idle_timer = loop.call_later(self.idle, self._release_rest, text)
-
-    def _release_rest(self, text: str) -> None:
-        if text.startswith(self.committed) and self._open():
-            self._release(text[len(self.committed):])
-
-    def _release(self, piece: str) -> None:
-        if piece and self._open():
-            self.switchboard.reply(self.exchange_id, piece, author=self.author)
-            self.committed += piece
+    def _release(self) -> None:
+        self._idle_timer = None
+        piece = self.unsent[:releasable_length(self.unsent)]
+        if not piece or not self._open():
+            return
+        self.switchboard.reply(self.exchange_id, piece, author=self.author)
+        self.unsent = self.unsent[len(piece):]
+        if self.on_release is not None:
+            self.on_release(piece)
 
     def _open(self) -> bool:
         return self.switchboard.get(self.exchange_id).state.open
 
-    def send(self, text: str) -> None:
-        """Send: release whatever is left and finish the reply."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        text = self.update(text) if self.streams else text
-        rest = text[len(self.committed):] if text.startswith(self.committed) else ""
-        self.switchboard.reply(self.exchange_id, rest, done=True, author=self.author)
-        self.committed += rest
+    def send(self, unsent: str) -> None:
+        """Send: the rest goes, and the reply is finished."""
+        self.cancel()
+        if self._open():
+            self.switchboard.reply(self.exchange_id, unsent, done=True, author=self.author)
+        self.unsent = ""
 
     def cancel(self) -> None:
+        """Stop the pause's clock (Send, another conversation shown, the window closed)."""
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+            self._idle_timer = None
 
 
 @dataclass(frozen=True)

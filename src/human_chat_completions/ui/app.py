@@ -188,16 +188,9 @@ class OperatorWindow:
         self._update()
 
     async def _on_key(self, event: ft.KeyboardEvent) -> None:
-        console = self.console
-        if console is None:
-            return
-        if event.key == "Enter" and (event.ctrl or event.meta):
-            console.send()
-            console.render()
-        elif event.alt and event.key.isdigit() and event.key != "0":
-            index = int(event.key) - 1
-            if index < len(self.settings.canned_replies):
-                console.insert(self.settings.canned_replies[index])
+        """The console's shortcuts (ui/keys.py); a plain Enter is the editor's own submit."""
+        if self.console is not None and self.console.shortcuts.handle(event):
+            self.console.render()
 
     async def _pump(self) -> None:
         """Follow the switchboard: every event re-renders what it touches."""

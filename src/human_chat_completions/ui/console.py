@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import flet as ft
 
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Mode, Switchboard
-from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
 from human_chat_completions.core.exchange import Draft
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
+from human_chat_completions.ui.editor import ReplyEditor
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.keys import Shortcuts
 from human_chat_completions.ui.notice import Notice
 from human_chat_completions.ui.transcript import RemoteImages, TranscriptView
-from human_chat_completions.ui.viewmodel import OperatorState, latest_exchange, open_exchange
+from human_chat_completions.ui.viewmodel import (
+    ConversationRow,
+    OperatorState,
+    latest_exchange,
+    open_exchange,
+)
 
 
 class Console:
@@ -33,9 +38,9 @@ class Console:
         self.t = t
         self.state = state if state is not None else OperatorState()
         self.show_prompts = False
-        self._typing: dict[str, LiveTyping] = {}
-        self._sending: set[asyncio.Task] = set()
-        self._sent: set[str] = set()
+        self.reply = ReplyEditor(switchboard, settings, self.state, t, style=self._style,
+                                 on_send=self.send)
+        self.shortcuts = Shortcuts(self)
         self.conversations = ConversationList(t, self.select, settings)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self.images = RemoteImages(on_load=self._image_loaded)
@@ -82,21 +87,12 @@ class Console:
                                  visible=False)
         self.markdown = ft.Switch(label=t("show_markdown"), value=self.state.markdown,
                                   on_change=self._on_markdown, visible=False)
-        self.delivered = ft.Text("", size=13, color=ft.Colors.ON_SECONDARY_CONTAINER)
-        self.delivered_box = ft.Container(
-            ft.Column([ft.Text(t("delivered"), size=11, color=ft.Colors.ON_SURFACE_VARIANT), self.delivered],
-                      spacing=1, tight=True),
-            bgcolor=ft.Colors.SECONDARY_CONTAINER, padding=8, border_radius=6, visible=False,
-        )
         self.note = ft.Text("", size=12, italic=True, color=ft.Colors.ON_SURFACE_VARIANT)
-        self.editor = ft.TextField(
-            label=t("reply_label"), hint_text=t("reply_hint"), multiline=True, min_lines=3,
-            max_lines=8, expand=True, on_change=self._on_type, disabled=True,
-        )
-        self.send_button = ft.Button(t("send"), icon=ft.Icons.SEND, on_click=self._on_send,
-                                     disabled=True)
-        self.canned = ft.Row(wrap=True, spacing=4, run_spacing=4)
-        self.render_canned()
+        # The reply box's parts (ui/editor.py), placed here.
+        self.editor, self.send_button = self.reply.field, self.reply.send_button
+        self.delivered_box, self.canned = self.reply.sent_box, self.reply.canned
+        keys_button = ft.IconButton(ft.Icons.KEYBOARD_OUTLINED, tooltip=t("keys_button"),
+                                    on_click=lambda _event: self.shortcuts.show_help())
         # Research annotations, saved with the reply on Send (e.g. a dialogue act as the tag).
         self.tag = ft.TextField(label=t("tag_label"), dense=True, width=180)
         self.annotation = ft.TextField(label=t("note_label"), dense=True, expand=True)
@@ -109,7 +105,7 @@ class Console:
             ft.Row([self.mode, self.delivery], wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
         ], spacing=4, tight=True)
-        editor_row = ft.Row([self.editor, self.send_button],
+        editor_row = ft.Row([self.editor, self.send_button, keys_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
         right = ft.Column([header, ft.Divider(height=1), self.transcript.view, self.copilot_panel.view,
                            self.delivered_box, self.note, editor_row,
@@ -118,14 +114,6 @@ class Console:
         left = ft.Container(self.conversations.view, width=280)
         self.view = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True,
                            vertical_alignment=ft.CrossAxisAlignment.STRETCH)
-
-    def render_canned(self) -> None:
-        self.canned.controls = [
-            ft.Chip(label=ft.Text(text if len(text) < 40 else text[:38] + "…"),
-                    tooltip=f"Alt+{index + 1}" if index < 9 else None,
-                    on_click=lambda _event, value=text: self.insert(value))
-            for index, text in enumerate(self.settings.canned_replies)
-        ]
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -141,7 +129,7 @@ class Console:
             control.visible = conversation is not None
         if conversation is None:
             self.transcript.show(None, None, self.show_prompts, self.state.markdown)
-            self.editor.disabled = self.send_button.disabled = True
+            self.reply.show(None, selected=False)
             return
         self.title.value = conversation.label
         self.notice.seen(conversation.id)
@@ -164,12 +152,7 @@ class Console:
                                  self.t("delivery_forced_copilot") if forced else None)
 
     def _render_pending(self, pending: Exchange | None) -> None:
-        self.editor.disabled = self.send_button.disabled = pending is None
-        committed = pending.reply.text if pending else ""
-        self.delivered.value = committed
-        self.delivered_box.visible = bool(committed)
-        if pending is not None:
-            self._sync_editor(pending)
+        self.reply.show(pending, selected=True)
         self.copilot_panel.render(pending)
         self.note.color = ft.Colors.ON_SURFACE_VARIANT
         if pending is None:
@@ -197,60 +180,28 @@ class Console:
         if not exchange.state.open:
             return
         self.switchboard.drafts.choose(exchange, draft.id)
-        self.editor.value = exchange.reply.text + draft.text if exchange.reply.text else draft.text
-        if self.state.selected is not None:
-            self.state.drafts[self.state.selected] = self.editor.value
         self.render_selected()
-        if self.editor.page is not None:
-            self.editor.page.update()
+        self.reply.replace(draft.text)  # what was already sent stays above it
 
     def on_reply_delta(self, exchange: Exchange) -> bool:
         """Another piece went out; True if the visible screen changed."""
         if exchange.conversation_id != self.state.selected:
             return False
-        self.delivered.value = exchange.reply.text
-        self.delivered_box.visible = True
-        self._sync_editor(exchange)
+        self.reply.on_reply_delta(exchange)  # an auto answer's, another operator's, or ours
         return True
-
-    def _sync_editor(self, exchange: Exchange) -> None:
-        """Text that reached the client without this editor (an auto answer, another operator)
-        shows in it, so that typing continues after it instead of fighting the lock."""
-        if exchange.id in self._sent:
-            return  # this editor sent it (a paced reply still streaming out)
-        current = self.editor.value or ""
-        sent = exchange.reply.text
-        if len(sent) > len(current) and sent.startswith(current):
-            self.editor.value = sent
 
     # -- actions --------------------------------------------------------------------------------
 
     def select(self, conversation_id: str) -> None:
-        if self.state.selected is not None:
-            self.state.drafts[self.state.selected] = self.editor.value or ""
+        self.reply.load(self.state.selected, conversation_id)
         self.state.select(conversation_id)
-        self.editor.value = self.state.drafts.get(conversation_id, "")
         conversation = self.switchboard.conversation(conversation_id)
         pending = open_exchange(self.switchboard, conversation)
         if pending is not None:
             self.switchboard.mark_shown(pending.id, self.session_id)
-            if not self.editor.value.startswith(pending.reply.text):
-                self.editor.value = pending.reply.text
         self.render()
         if self.editor.page is not None:
             self.editor.page.update()
-
-    def _pending(self) -> Exchange | None:
-        if self.state.selected is None:
-            return None
-        return open_exchange(self.switchboard, self.switchboard.conversation(self.state.selected))
-
-    def _live(self, exchange: Exchange) -> LiveTyping:
-        typing = self._typing.get(exchange.id)
-        if typing is None:
-            typing = LiveTyping(self.switchboard, exchange.id, idle=self.settings.live_idle_seconds)
-            self._typing[exchange.id] = typing
-        return typing
 
     def _forced_style(self, pending: Exchange | None) -> str | None:
         """Live typing would leak a draft the moment it lands in the editor: drafts go on Send."""
@@ -262,54 +213,26 @@ class Console:
         return self._forced_style(pending) or \
             self.state.delivery_style(self.state.selected or "", self.settings.delivery_style)
 
-    def _on_type(self, _event: ft.Event) -> None:
-        text = self.editor.value or ""
-        if self.state.selected is not None:
-            self.state.drafts[self.state.selected] = text
-        pending = self._pending()
-        if pending is None:
-            return
-        self.switchboard.mark_first_keystroke(pending.id, self._style(pending))
-        if self._style(pending) != "live":
-            return
-        kept = self._live(pending).update(text)
-        if kept != text:
-            self.editor.value = kept
-            self.editor.update()
-
-    def insert(self, text: str) -> None:
-        if self.editor.disabled:
-            return
-        current = self.editor.value or ""
-        self.editor.value = current + ("" if not current or current.endswith((" ", "\n")) else " ") + text
-        self._on_type(None)  # type: ignore[arg-type]
-        self.editor.update()
-
     def send(self) -> None:
-        pending = self._pending()
-        text = self.editor.value or ""
-        if pending is None or not (text.strip() or pending.reply.text):
+        """Send the editor's text (Enter, the button); the research annotation goes with it."""
+        pending = self.reply.exchange
+        if pending is None or not self.reply.can_send():
             return
         tag, note = (self.tag.value or "").strip(), (self.annotation.value or "").strip()
         if tag or note:
             self.switchboard.annotate(pending.id, note or None, tag or None)
             self.tag.value = self.annotation.value = ""
-        if self._style(pending) == "live":
-            self._live(pending).send(text)
-            self._typing.pop(pending.id, None)
-        else:
-            pace = Pace(self.settings.first_token_delay, self.settings.tokens_per_second)
-            task = asyncio.get_running_loop().create_task(
-                send_paced(self.switchboard, pending.id, text[len(pending.reply.text):], pace))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        self._sent.add(pending.id)
-        self.editor.value = ""
-        if self.state.selected is not None:
-            self.state.drafts.pop(self.state.selected, None)
+        self.reply.send()
 
-    async def _on_send(self, _event: ft.Event) -> None:
-        self.send()
+    def answered_here(self, row: ConversationRow) -> bool:
+        """This window already sent the reply the row's conversation is streaming (paced)."""
+        pending = open_exchange(self.switchboard, self.switchboard.conversation(row.id))
+        return pending is not None and self.reply.sent_here(pending.id)
+
+    def choose_mode(self, mode: Mode) -> None:
+        """Alt+H / Alt+C / Alt+A: as a click on the mode buttons."""
+        self.mode.selected = [mode.value]
+        self._on_mode(None)  # type: ignore[arg-type]  # the handler reads the buttons
 
     def _on_mode(self, event: ft.Event) -> None:
         if self.state.selected is not None and self.mode.selected:
@@ -339,5 +262,4 @@ class Console:
             self.transcript.view.page.update()
 
     def close(self) -> None:
-        for typing in self._typing.values():
-            typing.cancel()
+        self.reply.close()

@@ -7,6 +7,37 @@ from human_chat_completions.i18n import resolve_language, system_language
 
 __all__ = ["LOGS_STRINGS", "STRINGS", "Translator", "resolve_language", "system_language"]
 
+# The reply editor, its send key and the keyboard shortcuts (ui/editor.py, ui/keys.py).
+KEYBOARD_STRINGS: dict[str, tuple[str, str]] = {
+    "reply_hint_enter": ("Type your reply… Enter sends, Shift+Enter adds a line",
+                         "返信を入力…（Enter で送信、Shift+Enter で改行）"),
+    "reply_hint_ctrl_enter": ("Type your reply… Ctrl+Enter sends, Enter adds a line",
+                              "返信を入力…（Ctrl+Enter で送信、Enter で改行）"),
+    "settings_send_key": ("Send with", "送信キー"),
+    "send_key_enter": ("Enter (Shift+Enter: new line)", "Enter（Shift+Enter で改行）"),
+    "send_key_ctrl_enter": ("Ctrl+Enter (Enter: new line)", "Ctrl+Enter（Enter で改行）"),
+    "keys_button": ("Keyboard shortcuts (F1)", "キーボードショートカット（F1）"),
+    "keys_title": ("Keyboard shortcuts", "キーボードショートカット"),
+    "keys_close": ("Close", "閉じる"),
+    "key_send": ("Send the reply", "返信を送信"),
+    "key_newline": ("New line", "改行"),
+    "key_next": ("Next waiting conversation", "次の返信待ちの会話へ"),
+    "key_previous": ("Previous waiting conversation", "前の返信待ちの会話へ"),
+    "key_canned": ("Insert canned reply 1–9 at the cursor", "定型文 1〜9 をカーソル位置に挿入"),
+    "key_use_draft": ("Use the first draft", "最初の下書きを使う"),
+    "key_regenerate": ("Regenerate the drafts", "下書きを再生成"),
+    "key_take_over": ("Take over from the LLM", "LLM から引き継ぐ"),
+    "key_mode_human": ("Mode: Human", "モード：人間"),
+    "key_mode_copilot": ("Mode: Copilot", "モード：コパイロット"),
+    "key_mode_auto": ("Mode: Auto", "モード：自動"),
+    "key_help": ("Show this list", "この一覧を表示"),
+    "keys_mac_note": ("On a Mac, Alt is the Option key.", "Mac では Alt は Option キーです。"),
+    "keys_ime_note": ("Japanese input: if the Enter that confirms a conversion also sends, choose "
+                      "Ctrl+Enter under Settings › Send with.",
+                      "日本語入力で、変換を確定する Enter で送信されてしまう場合は、設定の「送信キー」を "
+                      "Ctrl+Enter にしてください。"),
+}
+
 # The Logs page's strings, kept together.
 LOGS_STRINGS: dict[str, tuple[str, str]] = {
     "logs_title": ("Exchange log", "やりとりの記録"),
@@ -66,6 +97,7 @@ LIVE_STRINGS: dict[str, tuple[str, str]] = {
 }
 
 STRINGS: dict[str, tuple[str, str]] = {
+    **KEYBOARD_STRINGS,
     **LOGS_STRINGS,
     **LIVE_STRINGS,
     **LAYOUT_STRINGS,

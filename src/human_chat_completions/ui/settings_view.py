@@ -75,6 +75,10 @@ class SettingsView:
         self.delivery = ft.Dropdown(
             label=t("settings_delivery"), value=settings.delivery_style, width=260,
             options=_options([("live", t("delivery_live")), ("paced", t("delivery_paced"))]))
+        self.send_key = ft.Dropdown(
+            label=t("settings_send_key"), value=settings.send_key, width=260,
+            options=_options([("enter", t("send_key_enter")),
+                              ("ctrl_enter", t("send_key_ctrl_enter"))]))
         self.first_token = ft.TextField(label=t("settings_first_token"),
                                         value=str(settings.first_token_delay), width=260)
         self.tokens_per_second = ft.TextField(label=t("settings_tps"),
@@ -94,7 +98,7 @@ class SettingsView:
             [
                 ft.Text(t("settings_title"), size=20, weight=ft.FontWeight.BOLD),
                 ft.Row([self.language, self.theme], wrap=True),
-                ft.Row([self.default_mode, self.delivery], wrap=True),
+                ft.Row([self.default_mode, self.delivery, self.send_key], wrap=True),
                 ft.Row([self.first_token, self.tokens_per_second, self.idle], wrap=True),
                 self.port,
                 self.canned,
@@ -118,6 +122,7 @@ class SettingsView:
             "port": self.port.value,
             "default_mode": self.default_mode.value,
             "delivery_style": self.delivery.value,
+            "send_key": self.send_key.value,
             "first_token_delay": self.first_token.value,
             "tokens_per_second": self.tokens_per_second.value,
             "live_idle_seconds": self.idle.value,
