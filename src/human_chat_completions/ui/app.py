@@ -121,7 +121,7 @@ class OperatorWindow:
         console = Console(self.switchboard, self.settings_store, t, session_id=self._session_id(),
                           copilot=self.copilot, state=previous.state if previous else None)
         if previous is not None:
-            console.editor.value = previous.editor.value
+            console.reply.adopt(previous.reply)
             console.show_prompts = previous.show_prompts
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)

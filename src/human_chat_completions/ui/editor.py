@@ -76,8 +76,8 @@ class ReplyEditor:
         self.exchange: Exchange | None = None
         self.focused = False
         self._typing: dict[str, LiveTyping] = {}
-        self._sending: set[asyncio.Task] = set()
-        self._sent: set[str] = set()
+        # Paced replies still going out, by exchange: the exchange is open, but already answered.
+        self._sending: dict[str, asyncio.Task] = {}
         self._cut = ""  # released text the browser may not have dropped yet
         self._selected: tuple[int, int] | None = None  # the operator's selection; None: the end
         self.on_send = on_send or self.send
@@ -148,7 +148,7 @@ class ReplyEditor:
         while a conversation is shown, so that focus stays in it after a reply is finished."""
         self.exchange = exchange
         self.field.disabled = not selected
-        self.send_button.disabled = exchange is None or exchange.id in self._sent
+        self.send_button.disabled = exchange is None or self.sent_here(exchange.id)
         self._show_sent(exchange.reply.text if exchange is not None else "")
 
     def on_reply_delta(self, exchange: Exchange) -> None:
@@ -209,7 +209,7 @@ class ReplyEditor:
     def _answerable(self) -> Exchange | None:
         """The exchange this editor's text is for: open, and not already sent from here."""
         exchange = self.exchange
-        if exchange is None or not exchange.state.open or exchange.id in self._sent:
+        if exchange is None or not exchange.state.open or self.sent_here(exchange.id):
             return None
         return exchange
 
@@ -295,7 +295,7 @@ class ReplyEditor:
         self._refresh()
 
     def sent_here(self, exchange_id: str) -> bool:
-        return exchange_id in self._sent
+        return exchange_id in self._sending
 
     def can_send(self) -> bool:
         exchange = self._answerable()
@@ -316,9 +316,8 @@ class ReplyEditor:
             pace = Pace(self.settings.first_token_delay, self.settings.tokens_per_second)
             task = asyncio.get_running_loop().create_task(
                 send_paced(self.switchboard, exchange.id, text, pace))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        self._sent.add(exchange.id)
+            self._sending[exchange.id] = task
+            task.add_done_callback(lambda _task: self._sending.pop(exchange.id, None))
         self._cut = ""
         self.field.value = ""
         self.send_button.disabled = True
@@ -331,6 +330,13 @@ class ReplyEditor:
             (control or self.field).update()
         except RuntimeError:
             pass  # not on a page (yet): it shows as it is when added
+
+    def adopt(self, previous: ReplyEditor) -> None:
+        """The window was rebuilt (a settings change): carry on where `previous` was. Its pause
+        clocks stop, or the same words would be released by both."""
+        previous.close()
+        self._sending = previous._sending
+        self.field.value = previous.text
 
     def close(self) -> None:
         for typing in self._typing.values():

@@ -173,6 +173,9 @@ class Shortcuts:
         return True
 
     def show_help(self) -> bool:
-        page = self.console.reply.field.page
+        try:
+            page = self.console.view.page
+        except RuntimeError:
+            return False  # the console is not on screen (yet)
         page.show_dialog(help_dialog(self.console.t, self.console.settings.send_key, page.pop_dialog))
         return True
