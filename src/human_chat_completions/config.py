@@ -132,7 +132,8 @@ class Settings(BaseModel):
     )
     # Desktop (tray) app
     notifications: bool = True
-    open_window_on_request: bool = False
+    # The window comes to the operator: a request opens it when none is open.
+    open_window_on_request: bool = True
     start_at_login: bool = False
     # Copilot. Keys live in the OS keyring (hcc keys set), never in this file.
     profiles: list[Profile] = Field(default_factory=list)

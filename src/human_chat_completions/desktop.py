@@ -93,7 +93,7 @@ def run_desktop(open_window: bool | None = None) -> int:
             tray = TrayApp(controller, pystray)
         started = controller.start()
         if started and open_window and not quitting.is_set():
-            threading.Thread(target=_open_window, args=(controller.window_url,),
+            threading.Thread(target=controller.show_window,  # noted: a request will not open another
                              name="open-operator-window", daemon=True).start()
         if tray is not None and not quitting.is_set():
             tray.run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +16,7 @@ from human_chat_completions.copilot.upstream import Upstream
 from human_chat_completions.core import Switchboard
 from human_chat_completions.settings_store import SettingsChange, SettingsStore
 from human_chat_completions.store import ExchangeLog
+from human_chat_completions.windows import OpenWindows
 
 log = logging.getLogger(__name__)
 LOG_FILE = "exchanges.sqlite3"
@@ -31,6 +32,7 @@ class Runtime:
     operator_token: str
     token_path: Path
     copilot: Copilot
+    windows: OpenWindows = field(default_factory=OpenWindows)  # the operator windows open now
 
     def close(self) -> None:
         self.exchange_log.close()
@@ -109,17 +111,19 @@ def make_server(
     app = create_app(runtime.settings_store, runtime.switchboard, runtime.operator_token, lifespan)
     app.state.copilot = runtime.copilot
     app.state.exchange_log = runtime.exchange_log
+    # Connection limits and the address apply when the server starts (a restart picks up changes).
+    settings = runtime.settings_store.current
+    port = port if port is not None else settings.port
     if with_ui:
         from human_chat_completions.ui import mount_operator_ui
 
         mount_operator_ui(app, runtime.switchboard, runtime.settings_store, runtime.operator_token,
-                          runtime.exchange_log, runtime.copilot, app.state.token_guard)
-    # Connection limits and the address apply when the server starts (a restart picks up changes).
-    settings = runtime.settings_store.current
+                          runtime.exchange_log, runtime.copilot, app.state.token_guard,
+                          windows=runtime.windows, listening_port=port)
     config = uvicorn.Config(
         app,
         host=host or settings.host,
-        port=port if port is not None else settings.port,
+        port=port,
         log_level="warning",
         timeout_graceful_shutdown=5,
         lifespan="on",

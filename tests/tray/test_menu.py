@@ -213,7 +213,7 @@ def test_toggles_are_saved_and_start_at_login_writes_the_autostart_entry(
     click(tray, "Start at login")
     saved = json.loads(settings_path().read_text())
     assert (saved["notifications"], saved["open_window_on_request"], saved["start_at_login"]) == (
-        False, True, True)
+        False, False, True)  # opening the window on a request is on by default
     assert entry.exists() and item(tray, "Start at login").checked is True
     click(tray, "Start at login")
     assert not entry.exists()
@@ -221,7 +221,7 @@ def test_toggles_are_saved_and_start_at_login_writes_the_autostart_entry(
 
 def test_new_request_opens_the_window_when_asked_to(tray: TrayApp, browser):
     controller = tray.controller
-    controller.update_settings(open_window_on_request=True)
+    assert controller.settings.open_window_on_request  # on by default
     assert click(tray, "Start server")
     results: list = []
     ask(controller, "hello?", results)

@@ -36,7 +36,9 @@ if TYPE_CHECKING:  # the server module pulls in uvicorn and FastAPI: only when t
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "running", "stopping", "stopped", "error"]
-AUTO_OPEN_INTERVAL = 30.0  # seconds between two windows opened by new requests
+# A window asked for is "on its way" this long: the browser may take seconds to start and connect,
+# and meanwhile more requests must not open more windows.
+AUTO_OPEN_INTERVAL = 30.0
 
 
 class PortInUseError(OSError):
@@ -96,7 +98,8 @@ class ServerController:
         self._server: Server | None = None
         self._serve_task: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._last_auto_open = 0.0
+        self._last_auto_open = 0.0  # when a window was last asked for (monotonic)
+        self._connections_then = 0  # how many windows had ever connected at that moment
         self._lifecycle: asyncio.Lock | None = None
         self._thread = threading.Thread(target=self._run_loop, name="hcc-server", daemon=True)
 
@@ -329,11 +332,10 @@ class ServerController:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ExchangeOpened):
-            was_idle = not self._open
             self._open.add(event.exchange.id)
             self._changed()
             if event.exchange.mode is not Mode.AUTO:
-                self._spawn(self._announce(event.exchange.id, was_idle))
+                self._spawn(self._announce(event.exchange.id))
         elif isinstance(event, ExchangeClosed):
             if event.exchange.id in self._open:
                 self._open.discard(event.exchange.id)
@@ -343,17 +345,49 @@ class ServerController:
                 self._open.add(event.exchange.id)
                 self._changed()
 
-    async def _announce(self, exchange_id: str, was_idle: bool) -> None:
+    # -- bringing the window to the operator -------------------------------------------------------
+
+    @property
+    def windows_open(self) -> int:
+        """Operator windows connected now (read on the loop; from the tray it is a snapshot)."""
+        return self.runtime.windows.count if self.runtime is not None else 0
+
+    def show_window(self) -> None:
+        """Open the operator window (any thread), noting that one is on its way."""
+        self._last_auto_open = time.monotonic()
+        self._connections_then = self.runtime.windows.connections if self.runtime else 0
+        self.open_window(self.window_url)
+
+    def _window_on_its_way(self) -> bool:
+        """A window was asked for lately and has not connected yet (so do not ask again)."""
+        connected_since = self.runtime is not None and \
+            self.runtime.windows.connections > self._connections_then
+        return not connected_since and time.monotonic() - self._last_auto_open < AUTO_OPEN_INTERVAL
+
+    def _bring_window(self, conversation_id: str | None) -> None:
+        """On the loop: bring an open window forward (showing the conversation), else open one."""
+        if self.runtime is not None and self.runtime.windows.focus(conversation_id):
+            return
+        if not self._window_on_its_way():
+            self.loop.run_in_executor(None, self.show_window)
+
+    def _on_notification_clicked(self, conversation_id: str) -> None:
+        # desktop-notifier calls this on the loop that sent the notification (this one); posted
+        # anyway, so that a backend calling from its own thread is safe too.
+        self.loop.call_soon_threadsafe(self._bring_window, conversation_id)
+
+    async def _announce(self, exchange_id: str) -> None:
         if self.runtime is None:
             return
         switchboard = self.runtime.switchboard
         exchange = switchboard.get(exchange_id)
-        url = self.window_url
-        if self.settings.open_window_on_request and was_idle and \
-                time.monotonic() - self._last_auto_open > AUTO_OPEN_INTERVAL:
-            self._last_auto_open = time.monotonic()
-            self.loop.run_in_executor(None, self.open_window, url)
-        label = switchboard.conversation(exchange.conversation_id).label
+        conversation_id = exchange.conversation_id
+        # The window comes to the operator: when none is open (and none is on its way), a request
+        # opens one, together with the notification.
+        if self.settings.open_window_on_request and self.runtime.windows.count == 0 and \
+                not self._window_on_its_way():
+            self.loop.run_in_executor(None, self.show_window)
+        label = switchboard.conversation(conversation_id).label
         body = first_words(exchange.user_input) or "(no text)"
         await self.notifier.send(
-            label, body, on_clicked=lambda: self.loop.run_in_executor(None, self.open_window, url))
+            label, body, on_clicked=lambda: self._on_notification_clicked(conversation_id))

@@ -29,6 +29,7 @@ from human_chat_completions.ui.layout import ResponsiveConsole
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
 from human_chat_completions.ui.theme import FONT_FILE
+from human_chat_completions.windows import OpenWindows
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ class OperatorWindow:
 
     def __init__(self, page: ft.Page, switchboard: Switchboard, settings: SettingsStore, token: str,
                  exchange_log: ExchangeLog | None = None, copilot: CopilotActions | None = None,
-                 token_guard: TokenGuard | None = None):
+                 token_guard: TokenGuard | None = None, windows: OpenWindows | None = None,
+                 listening_port: int | None = None):
         self.page = page
+        self.windows = windows or OpenWindows()
+        self.listening_port = listening_port
+        self.settings_view: SettingsView | None = None
+        self._section = 0  # the rail's page: it stays shown when the window is rebuilt
         self.token_guard = token_guard or TokenGuard()
         self.copilot = copilot
         self.exchange_log = exchange_log
@@ -69,6 +75,7 @@ class OperatorWindow:
         self._alerted_failure: str | None = None
         self._stale = False  # settings changed while the window was away
         self._unlisten: Callable[[], None] | None = None
+        self._show_console: Callable[[], None] = lambda: None
 
     @property
     def settings(self) -> Settings:
@@ -125,7 +132,10 @@ class OperatorWindow:
             console.show_prompts = previous.show_prompts
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
-        settings_view = SettingsView(self.settings_store, t, forget)
+        settings_view = SettingsView(self.settings_store, t, forget,
+                                     listening_port=self.listening_port,
+                                     previous=self.settings_view)
+        self.settings_view = settings_view
         logs_view = LogsView(self.exchange_log, t, download_secret=self.token) \
             if self.exchange_log is not None else None
         layout = ResponsiveConsole(console, t)
@@ -133,12 +143,13 @@ class OperatorWindow:
         body = ft.Container(layout.view, expand=True, padding=8)
 
         def show_console() -> None:
-            rail.selected_index = 0
+            rail.selected_index = self._section = 0
             body.content = layout.view
 
         layout.show_console = show_console
 
-        def navigate(event: ft.Event) -> None:
+        def navigate(event: ft.Event | None) -> None:
+            self._section = rail.selected_index or 0
             if rail.selected_index == 1 and logs_view is not None:
                 logs_view.reload()
                 logs_view.render()
@@ -149,7 +160,7 @@ class OperatorWindow:
                 body.content = layout.view
 
         rail = ft.NavigationRail(
-            selected_index=0, label_type=ft.NavigationRailLabelType.ALL, min_width=72,
+            selected_index=self._section, label_type=ft.NavigationRailLabelType.ALL, min_width=72,
             leading=layout.toggle,
             destinations=[
                 ft.NavigationRailDestination(icon=ft.Icons.FORUM_OUTLINED,
@@ -163,6 +174,9 @@ class OperatorWindow:
             on_change=navigate,
         )
         self.page.controls = [ft.Row([rail, ft.VerticalDivider(width=1), body], expand=True)]
+        self._show_console = show_console
+        if self._section:  # a Save on the settings page rebuilds the window: it stays there
+            navigate(None)
         self.page.on_keyboard_event = self._on_key
         self.page.on_resize = layout.on_resize
         console.render()
@@ -199,7 +213,8 @@ class OperatorWindow:
         if not self._connected():
             self._pause()  # the window closed before this task first ran
             return
-        with self.switchboard.events.subscription() as queue:
+        with self.switchboard.events.subscription() as queue, \
+                self.windows.present(self, self._come_forward):
             while True:
                 events = [await queue.get()]
                 while not queue.empty():
@@ -245,6 +260,19 @@ class OperatorWindow:
                 and event.exchange.conversation_id != console.state.selected:
             label = self.switchboard.conversation(event.exchange.conversation_id).label
             console.notice.show(t("new_request", label=label), event.exchange.conversation_id)
+
+    def _come_forward(self, conversation_id: str | None) -> None:
+        """The operator clicked a notification: show the conversation here and ask the window
+        to come to the front (a desktop window does; a browser tab may only flash)."""
+        console = self.console
+        if console is not None:
+            self._show_console()
+            if conversation_id is not None and conversation_id in self.switchboard.conversations.conversations:
+                console.select(conversation_id)
+            console.render()
+            self._update()
+        with contextlib.suppress(Exception):
+            self.page.run_task(self.page.window.to_front)
 
     async def _tick(self) -> None:
         """The window's one clock: every waiting timer, the longest wait's colour and the
@@ -310,9 +338,11 @@ class OperatorWindow:
 def operator_main(switchboard: Switchboard, settings: SettingsStore, token: str,
                   exchange_log: ExchangeLog | None = None,
                   copilot: CopilotActions | None = None,
-                  token_guard: TokenGuard | None = None) -> Callable[[ft.Page], Awaitable[None]]:
+                  token_guard: TokenGuard | None = None, windows: OpenWindows | None = None,
+                  listening_port: int | None = None) -> Callable[[ft.Page], Awaitable[None]]:
     async def main(page: ft.Page) -> None:
-        OperatorWindow(page, switchboard, settings, token, exchange_log, copilot, token_guard).start()
+        OperatorWindow(page, switchboard, settings, token, exchange_log, copilot, token_guard,
+                       windows, listening_port).start()
         page.update()
 
     return main
@@ -321,13 +351,17 @@ def operator_main(switchboard: Switchboard, settings: SettingsStore, token: str,
 def mount_operator_ui(app, switchboard: Switchboard, settings: SettingsStore, token: str,
                       exchange_log: ExchangeLog | None = None,
                       copilot: CopilotActions | None = None,
-                      token_guard: TokenGuard | None = None) -> None:
+                      token_guard: TokenGuard | None = None, *,
+                      windows: OpenWindows | None = None, listening_port: int | None = None) -> None:
     """Mount the operator window at /ui on the server's FastAPI app, behind its door; `settings`
-    is the run's store, which every window follows."""
+    is the run's store, which every window follows. `windows` counts the open windows (the tray
+    asks it); `listening_port` is the port the server really listens on (the settings page
+    shows it)."""
     import flet.fastapi as flet_fastapi
 
     window = flet_fastapi.app(
-        operator_main(switchboard, settings, token, exchange_log, copilot, token_guard),
+        operator_main(switchboard, settings, token, exchange_log, copilot, token_guard, windows,
+                      listening_port),
         assets_dir=str(assets_dir()),
         no_cdn=True,
         app_name="Human Chat Completions",

@@ -96,7 +96,54 @@ LIVE_STRINGS: dict[str, tuple[str, str]] = {
     "delivery_forced_auto": ("The LLM is writing this reply.", "この返信は LLM が書いています。"),
 }
 
+# The settings page's answers: validation problems in words, the port, participant and client keys.
+SETTINGS_STRINGS: dict[str, tuple[str, str]] = {
+    "port_listening": ("This server is listening on port {port}. A change applies after restart.",
+                       "このサーバーはポート {port} で待ち受けています。変更は再起動後に反映されます。"),
+    "port_restart": ("A change applies after restart.", "変更は再起動後に反映されます。"),
+    "settings_saved_restart": ("Settings saved. The new port applies after the server restarts.",
+                               "設定を保存しました。新しいポートはサーバーの再起動後に反映されます。"),
+    "error_whole_number": ("enter a whole number", "整数で入力してください"),
+    "error_number": ("enter a number", "数値で入力してください"),
+    "error_at_least": ("must be {limit} or more", "{limit} 以上にしてください"),
+    "error_more_than": ("must be more than {limit}", "{limit} より大きい値にしてください"),
+    "error_at_most": ("must be {limit} or less", "{limit} 以下にしてください"),
+    "error_less_than": ("must be less than {limit}", "{limit} 未満にしてください"),
+    "error_empty": ("cannot be empty", "入力してください"),
+    "error_choice": ("choose one of the options", "選択肢から選んでください"),
+    "error_invalid": ("this value cannot be used", "この値は使えません"),
+    "keys_section": ("Participant and client keys", "参加者キーとクライアントキー"),
+    "keys_explained": ("A participant key identifies one participant's chat app (set it as the "
+                       "app's API key). Client keys let any app in. A new key is shown once; "
+                       "keys take effect at once.",
+                       "参加者キーは参加者ごとのチャットアプリを識別します（アプリの API キーに設定）。"
+                       "クライアントキーはどのアプリでも使えます。新しいキーは一度だけ表示され、"
+                       "すぐに有効になります。"),
+    "keys_none": ("No keys yet: any API key is accepted.",
+                  "キーはまだありません（どの API キーでも受け付けます）。"),
+    "participant_name": ("Participant name", "参加者名"),
+    "participant_key_generate": ("Generate participant key", "参加者キーを発行"),
+    "client_key_generate": ("Generate client key", "クライアントキーを発行"),
+    "participant_key_row": ("Participant {participant}: {shown}", "参加者 {participant}：{shown}"),
+    "client_key_row": ("Client key {number}: {shown}", "クライアントキー {number}：{shown}"),
+    "key_revoke_participant": ("Revoke {participant}'s key", "{participant} のキーを無効にする"),
+    "key_revoke_client": ("Revoke client key {number}", "クライアントキー {number} を無効にする"),
+    "participant_name_needed": ("enter the participant's name first", "先に参加者名を入力してください"),
+    "participant_exists": ("{participant} already has a key", "{participant} にはすでにキーがあります"),
+    "participant_key_made": ("Key for {participant} saved.", "{participant} のキーを保存しました。"),
+    "client_key_made": ("Client key saved.", "クライアントキーを保存しました。"),
+    "key_shown_once_participant": ("New key for {participant} (shown only now: copy it):",
+                                   "{participant} の新しいキー（表示は今回だけです。コピーしてください）："),
+    "key_shown_once_client": ("New client key (shown only now: copy it):",
+                              "新しいクライアントキー（表示は今回だけです。コピーしてください）："),
+    "key_copy": ("Copy key", "キーをコピー"),
+    "key_copied": ("Key copied.", "キーをコピーしました。"),
+    "key_revoked_participant": ("{participant}'s key revoked.", "{participant} のキーを無効にしました。"),
+    "key_revoked_client": ("Client key revoked.", "クライアントキーを無効にしました。"),
+}
+
 STRINGS: dict[str, tuple[str, str]] = {
+    **SETTINGS_STRINGS,
     **KEYBOARD_STRINGS,
     **LOGS_STRINGS,
     **LIVE_STRINGS,
@@ -141,7 +188,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "non_stream_note": ("This client is not streaming: it gets the whole text on Send.",
                         "このクライアントはストリーミングしません。送信時に全文が届きます。"),
     "settings_title": ("Settings", "設定"),
-    "settings_port": ("Port (applies after restart)", "ポート（再起動後に反映）"),
+    "settings_port": ("Port", "ポート"),
     "settings_default_mode": ("Default mode for new conversations", "新しい会話の既定モード"),
     "settings_delivery": ("Delivery style", "配信方法"),
     "settings_first_token": ("First-token delay (s)", "最初のトークンまでの遅延（秒）"),
