@@ -60,7 +60,7 @@ def test_the_pairs_cover_every_background_and_text_role_the_window_uses():
     """A role a widget paints with must be in a checked pair: a new background or text colour
     cannot slip in unchecked."""
     checked = {role.replace("_", "") for pair in TEXT_PAIRS for role in pair}
-    checked |= {"outline", "outlinevariant", "transparent"}  # borders and dividers, not text
+    checked |= {"outline", "outlinevariant", "transparent", "scrim", "shadow"}  # never behind text
     used = used_colours()
     assert used, "the scan found no colours: has the widget code moved?"
     assert used <= checked, f"not in TEXT_PAIRS: {sorted(used - checked)}"

@@ -2,8 +2,8 @@
 
 From a wide window down to 800 × 500 the transcript and the editor must stay: in a window
 narrower than `NARROW_BELOW`, the conversation list leaves the row and slides over the
-transcript as a drawer instead, opened from the rail's menu button and closed once a
-conversation is chosen.
+transcript as a drawer instead, opened from the rail's menu button (and at once while no
+conversation is chosen) and closed once one is.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class ResponsiveConsole:
         if self.divider is not None:
             self.divider.visible = not narrow
         self.drawer.content = self.list if narrow else None
-        self.close()
+        # Nothing chosen yet: the list is what the operator needs first.
+        self._show(narrow and self.console.state.selected is None)
         return True
 
     def open(self) -> None:
@@ -88,13 +89,16 @@ class ResponsiveConsole:
             return
         if self.show_console is not None:
             self.show_console()
-        self.drawer.visible = self.scrim.visible = True
+        self._show(True)
         self._update()
 
     def close(self) -> None:
         if self.drawer.visible:
-            self.drawer.visible = self.scrim.visible = False
+            self._show(False)
             self._update()
+
+    def _show(self, drawer: bool) -> None:
+        self.drawer.visible = self.scrim.visible = drawer
 
     def on_resize(self, event: ft.PageResizeEvent) -> None:
         if self.fit(event.width):
