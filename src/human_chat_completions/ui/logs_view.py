@@ -201,6 +201,7 @@ class LogsView:
         self.widths = column_widths(DEFAULT_TABLE_WIDTH)
         self._asked = 0  # which read is the latest: an older one finishing late is dropped
         self._loading: asyncio.Task[None] | None = None
+        self._launcher: ft.UrlLauncher | None = None  # one per page: each registers a service
         self._build()
         self.reload()
 
@@ -431,9 +432,10 @@ class LogsView:
         """Hand the file to the operator's browser: a signed link opened in the window's own tab
         (an attachment, so the window stays)."""
         assert self.links is not None
-        page = self.view.page
-        await ft.UrlLauncher().launch_url(self.links.link(path, page.url),
-                                          web_only_window_name="_self")
+        if self._launcher is None:
+            self._launcher = ft.UrlLauncher()
+        await self._launcher.launch_url(self.links.link(path, self.view.page.url),
+                                        web_only_window_name="_self")
         self._say(f"{self.export_message.value} {self.t('logs_download_started', name=path.name)}",
                   ft.Colors.SECONDARY)
     def _update(self) -> None:
