@@ -151,7 +151,8 @@ def test_auto_clicked_in_the_window_answers_the_waiting_request(tmp_path, upstre
 @pytest.mark.browser
 def test_human_clicked_during_an_auto_answer_hands_it_to_the_operator(tmp_path, upstream,
                                                                      browser):  # noqa: F811
-    upstream.behaviour.chunk_delay = 0.4
+    upstream.behaviour.chunk_delay = 0.5
+    upstream.behaviour.text = " ".join(["The moon keeps turning."] * 20)  # long: still going
     with running(tmp_path, upstream, "auto", language="en") as server:
         page = open_window(browser, server.base)
         client = Client(server.base, "explain the moon in detail", user="stargazer")

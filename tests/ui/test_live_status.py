@@ -21,7 +21,7 @@ from human_chat_completions.core import Switchboard
 from human_chat_completions.ui import theme
 from human_chat_completions.ui.conversation_list import wait_level
 from human_chat_completions.ui.viewmodel import OperatorState
-from tests.support import Operator, RunningServer
+from tests.support import Operator, RunningServer, wait_until
 from tests.ui.browser import open_window, screenshot, wait_for_text
 from tests.ui.test_operator_window import StreamingParticipant, conversation
 
@@ -71,11 +71,16 @@ def colour_pixels(page: Page, label: str, colour: str, tolerance: int = 24) -> i
 
 
 def boxes(page: Page, text: str) -> list[dict]:
-    """On-screen rectangles of the semantics nodes whose whole text is `text`."""
-    return page.evaluate("""(text) => [...document.querySelectorAll('flt-semantics-host *')]
-        .filter(e => (e.getAttribute('aria-label') || e.textContent || '').trim() === text)
-        .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
-        .map(r => ({x: r.x, y: r.y, width: r.width, height: r.height}))""", text)
+    """On-screen rectangles of the smallest semantics nodes that hold `text` (a canned reply's
+    chip also names its key: "Alt+1 …")."""
+    return page.evaluate("""(text) => {
+        const label = e => e.getAttribute('aria-label') || e.textContent || '';
+        const holding = [...document.querySelectorAll('flt-semantics-host *')]
+            .filter(e => label(e).includes(text));
+        return holding.filter(e => !holding.some(inner => inner !== e && e.contains(inner)))
+            .map(e => e.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0)
+            .map(r => ({x: r.x, y: r.y, width: r.width, height: r.height}));
+    }""", text)
 
 
 def overlap(a: dict, b: dict) -> bool:
@@ -188,7 +193,8 @@ def test_abandoned_and_answered_conversations_look_different(tmp_path, browser):
         leaver = threading.Thread(target=leave_early, args=(server.base,))
         leaver.start()
         wait_for_text(page, "leaver")
-        exchange = next(e for e in operator.wait_for(2) if e["conversation"]["label"] == "answered")
+        exchange = wait_until(lambda: next((e for e in operator.exchanges("waiting")
+                                            if e["conversation"]["label"] == "answered"), None))
         operator.reply(exchange["id"], "Done.")
         assert answered.text() == "Done."
         leaver.join(10)
@@ -208,3 +214,15 @@ def leave_early(base: str) -> None:
                                         messages=[{"role": "user", "content": "Hello?"}])
         except openai.APITimeoutError:
             pass
+
+
+def test_off_the_console_a_new_request_is_still_announced(tmp_path, browser):
+    with RunningServer(tmp_path / "data", Settings(language="en")) as server:
+        page = open_window(browser, server.base)
+        wait_for_text(page, "Conversations")
+        page.get_by_role("button", name="Logs").click()
+        wait_for_text(page, "Exchange log")
+        StreamingParticipant(server.base, "carol", "Hello from carol")
+        wait_for_text(page, "New request from carol")  # a snack bar: the Logs page has no editor
+        server.on_loop(lambda: server.runtime.switchboard.fail_all_open("test over"))
+        page.close()

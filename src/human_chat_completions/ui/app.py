@@ -254,12 +254,17 @@ class OperatorWindow:
         if isinstance(event, ExchangeChanged) and event.exchange.notice_code and \
                 console.state.note_notice(event.exchange):
             code = event.exchange.notice_code
-            console.notice.show(t(f"notice_{code}"), event.exchange.conversation_id,
-                                alert=code in _ALERT_NOTICES)
+            self._say(console, t(f"notice_{code}"), event.exchange.conversation_id,
+                      alert=code in _ALERT_NOTICES)
         elif isinstance(event, ExchangeOpened) and console.state.note_new_exchange(event.exchange) \
                 and event.exchange.conversation_id != console.state.selected:
             label = self.switchboard.conversation(event.exchange.conversation_id).label
-            console.notice.show(t("new_request", label=label), event.exchange.conversation_id)
+            self._say(console, t("new_request", label=label), event.exchange.conversation_id)
+
+    def _say(self, console: Console, text: str, conversation_id: str, alert: bool = False) -> None:
+        console.notice.show(text, conversation_id, alert=alert)
+        if self._section:  # the Logs or Settings page is up: no editor to cover, no header to see
+            self.page.show_dialog(ft.SnackBar(ft.Text(text), duration=5000))
 
     def _come_forward(self, conversation_id: str | None) -> None:
         """The operator clicked a notification: show the conversation here and ask the window

@@ -326,15 +326,19 @@ class TranscriptView:
     """The transcript in its scrolling column. It follows the newest message unless the operator
     scrolled up; then a "new message" chip offers the way down instead of pulling them there.
 
-    Rebuilt only when what it shows changes, so an event elsewhere (another participant's request)
-    never moves it. Scrolling is ours, not `auto_scroll`'s, which jumps on any change.
+    Following is Flet's `auto_scroll`, which pins the view to the end after each layout and lets
+    go while the operator reads further up. A jump we ask for (another conversation, the chip,
+    keeping the place when a toggle changes what is above) waits for the messages' new size:
+    the client computes a jump's target when it receives it, and an earlier one would use the
+    old layout. Rebuilt only when what it shows changes, so an event elsewhere never moves it.
     """
 
     def __init__(self, t: Translator, images: RemoteImages) -> None:
         self.t = t
         self.images = images
-        self.column = ft.Column(spacing=8, scroll=ft.ScrollMode.AUTO, on_scroll=self._on_scroll,
-                                scroll_interval=100)
+        self.messages = ft.Column(spacing=8, on_size_change=self._on_resized, size_change_interval=50)
+        self.column = ft.Column([self.messages], scroll=ft.ScrollMode.AUTO, auto_scroll=True,
+                                auto_scroll_animation=0, on_scroll=self._on_scroll, scroll_interval=100)
         self.chip = ft.FilledTonalButton(t("new_message"), on_click=self._jump, visible=False,
                                          right=16, bottom=8)
         # One selection area for the whole column: a selectable Text hides its words from
@@ -344,6 +348,7 @@ class TranscriptView:
                               self.chip], expand=True)
         self.following = True
         self._after = 0.0  # px below the viewport, as last reported
+        self._jump_to: float | None = None  # an offset to go to once the new layout is measured
         self._shown: tuple | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -354,18 +359,33 @@ class TranscriptView:
         previous, self._shown = self._shown, (content, toggles)
         if previous == self._shown:
             return
-        self.column.controls = transcript_controls(exchange, show_prompts, self.t, self.images, markdown)
+        self.messages.controls = transcript_controls(exchange, show_prompts, self.t, self.images,
+                                                     markdown)
         before = previous[0] if previous is not None else None
         if before is None or before[0] != conversation_id:
-            self.following, self.chip.visible = True, False  # another conversation: its newest
-        if self.following:
-            self._scroll(-1)
+            # Another conversation opens at its newest message, wherever the last one was read.
+            self.following, self.chip.visible = True, False
+            self._go(-1)
+        elif self.following:
+            self._go(-1)
         elif before != content:
             self.chip.visible = True  # something new below; the operator reads on undisturbed
         else:
             # Prompts or images above changed height: keep the same distance from the end, so
             # the messages being read stay put.
-            self._scroll(-self._after - 1)
+            self._go(-self._after - 1)
+
+    def _go(self, offset: float) -> None:
+        """Jump to `offset` (negative: from the end) now and again once the new layout is
+        measured; the first is right when the size does not change."""
+        self._jump_to = offset
+        self._scroll(offset)
+
+    def _on_resized(self, _event: ft.LayoutSizeChangeEvent) -> None:
+        ft.context.disable_auto_update()  # nothing on screen changed here
+        if self._jump_to is not None:
+            self._scroll(self._jump_to)
+            self._jump_to = None
 
     def _on_scroll(self, event: ft.OnScrollEvent) -> None:
         ft.context.disable_auto_update()  # a scroll changes nothing else: no page-wide diff
@@ -380,8 +400,6 @@ class TranscriptView:
         self._scroll(-1)
 
     def _scroll(self, offset: float) -> None:
-        """Scroll once the new controls are on screen: the call goes out after the update that
-        carries them (a negative offset counts from the end)."""
         try:
             task = asyncio.get_running_loop().create_task(self._scroll_to(offset))
         except RuntimeError:
