@@ -144,12 +144,15 @@ class OperatorWindow:
 
         def show_console() -> None:
             rail.selected_index = self._section = 0
+            settings_view.leave()
             body.content = layout.view
 
         layout.show_console = show_console
 
         def navigate(event: ft.Event | None) -> None:
             self._section = rail.selected_index or 0
+            if self._section != 2:
+                settings_view.leave()  # a new key was shown once: masked from now on
             if rail.selected_index == 1 and logs_view is not None:
                 logs_view.reload()
                 logs_view.render()

@@ -26,6 +26,12 @@ def _options(pairs: list[tuple[str, str]]) -> list[ft.DropdownOption]:
     return [ft.DropdownOption(key=key, text=text) for key, text in pairs]
 
 
+def named(dropdown: ft.Dropdown, name: str | None = None) -> ft.Control:
+    """A dropdown a screen reader can name: Flutter gives its button no label of its own, so the
+    label goes on a Semantics node around it (which merges into the button)."""
+    return ft.Semantics(label=name or str(dropdown.label or ""), content=dropdown)
+
+
 def new_key() -> str:
     """A participant or client key: 32 random bytes, URL-safe (fits an Authorization header)."""
     return "hcc-" + secrets.token_urlsafe(32)
@@ -33,7 +39,7 @@ def new_key() -> str:
 
 def masked(key: str) -> str:
     """A saved key as the page shows it after the first time: enough to tell keys apart."""
-    return f"{key[:8]}…" if len(key) > 12 else "…"
+    return f"{key[:10]}…" if len(key) > 16 else "…"
 
 
 # The label of the field a validation error names (settings, then the profile's own fields).
@@ -72,7 +78,7 @@ def describe(error: ValidationError, t: Translator) -> str:
     key, bound = _PROBLEMS.get(first["type"], ("error_invalid", None))
     limit = (first.get("ctx") or {}).get(bound) if bound else None
     problem = t(key, limit=f"{limit:g}" if isinstance(limit, float) else limit)
-    return f"{label}: {problem}" if label else problem
+    return t("field_problem", label=label, problem=problem) if label else problem
 
 
 class SettingsView:
@@ -156,7 +162,8 @@ class SettingsView:
         self.message = ft.Text("")
         self.participant_name = ft.TextField(label=t("participant_name"), width=260,
                                              on_submit=self._add_participant)
-        self.new_key_text = ft.Text("", selectable=True, font_family="monospace")
+        # Plain text: Flutter's selectable text is missing from what screen readers get; Copy copies.
+        self.new_key_text = ft.Text("", font_family="monospace")
         self.new_key_title = ft.Text("", weight=ft.FontWeight.BOLD)
         self.new_key_box = ft.Container(
             ft.Column([self.new_key_title, ft.Row([
@@ -176,8 +183,9 @@ class SettingsView:
         self.view = ft.Column(
             [
                 ft.Text(t("settings_title"), size=20, weight=ft.FontWeight.BOLD),
-                ft.Row([self.language, self.theme], wrap=True),
-                ft.Row([self.default_mode, self.delivery, self.send_key], wrap=True),
+                ft.Row([named(self.language), named(self.theme)], wrap=True),
+                ft.Row([named(self.default_mode), named(self.delivery), named(self.send_key)],
+                       wrap=True),
                 ft.Row([self.first_token, self.tokens_per_second, self.idle], wrap=True),
                 self.port,
                 self.canned,
@@ -188,7 +196,9 @@ class SettingsView:
                 self.profile_instruction,
                 ft.Divider(),
                 ft.Text(t("away_title"), size=16, weight=ft.FontWeight.BOLD),
-                *[ft.Row([self.away_seconds[mode], self.away_actions[mode]], wrap=True)
+                *[ft.Row([self.away_seconds[mode],
+                          named(self.away_actions[mode],
+                                t("away_action_for", mode=t(f"mode_{mode.value}")))], wrap=True)
                   for mode in Mode],
                 ft.Row([ft.Button(t("settings_save"), icon=ft.Icons.SAVE, on_click=self._save),
                         self.message]),
@@ -231,7 +241,7 @@ class SettingsView:
             self._store_key()
             # Said before the value is replaced: the change rebuilds the window, and the new page
             # takes this confirmation over.
-            restart = self.listening_port is not None and updated.port != self.listening_port
+            restart = updated.port != self.store.current.port
             self._say(self.t("settings_saved_restart" if restart else "settings_saved"))
             saved = self.store.replace(updated)
         except ValidationError as error:
@@ -327,6 +337,11 @@ class SettingsView:
         self._say(self.t("key_revoked_client"))
         self._hide_if_shown(key)
         self._change_keys(client_api_keys=[k for k in self.store.current.client_api_keys if k != key])
+
+    def leave(self) -> None:
+        """The operator went to another page: a key shown once is not shown again."""
+        self.shown_key, self.new_key_box.visible, self._fresh = None, False, False
+        self.new_key_text.value = ""
 
     def _hide_if_shown(self, key: str) -> None:
         if self.shown_key == key:
