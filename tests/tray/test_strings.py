@@ -24,7 +24,7 @@ def test_every_tray_string_exists_in_both_languages_with_the_same_placeholders()
     for key, (english, japanese) in TRAY_STRINGS.items():
         assert english.strip() and japanese.strip(), key
         assert placeholders(english) == placeholders(japanese), key
-    assert TrayTranslator("ja")("tray_waiting_many", count=3) == "待機 3 件"
+    assert TrayTranslator("ja")("tray_waiting_many", count=3) == "返信待ち 3 件"
     assert TrayTranslator("en")("mode_copilot") == "Copilot"
 
 

@@ -168,7 +168,7 @@ def test_every_control_on_the_settings_page_has_a_name(tmp_path, browser, langua
         text = screen_text(page)
         for name in (["Language", "Theme", "Default mode for new conversations", "Delivery style",
                       "Send with", "Human: then", "Revoke p-01's key"] if language == "en" else
-                     ["言語", "テーマ", "新しい会話の既定モード", "配信方法", "送信キー", "人間：その後の対応",
+                     ["言語", "テーマ", "新しい会話の既定モード", "返信の届け方", "送信キー", "人間：その後の対応",
                       "p-01 のキーを無効にする"]):
             assert name in text, name
         page.close()

@@ -22,13 +22,13 @@ TRAY_STRINGS: Strings = {
     "tray_open_settings": ("Open settings", "設定を開く"),
     "tray_quit": ("Quit", "終了"),
     "tray_running": ("Running on {address} - {waiting}", "{address} で稼働中 - {waiting}"),
-    "tray_waiting_none": ("no requests waiting", "待機なし"),
-    "tray_waiting_one": ("1 request waiting", "待機 1 件"),
-    "tray_waiting_many": ("{count} requests waiting", "待機 {count} 件"),
+    "tray_waiting_none": ("no requests waiting", "返信待ちなし"),
+    "tray_waiting_one": ("1 request waiting", "返信待ち 1 件"),
+    "tray_waiting_many": ("{count} requests waiting", "返信待ち {count} 件"),
     "tray_stopped": ("Stopped", "停止中"),
     "tray_starting": ("Starting...", "起動中…"),
-    "tray_stopping": ("Stopping...", "停止中…"),
-    "tray_error": ("Not running: {error}", "停止：{error}"),
+    "tray_stopping": ("Stopping...", "停止しています…"),
+    "tray_error": ("Not running: {error}", "停止しています：{error}"),
 }
 
 
