@@ -238,7 +238,9 @@ class LogsView:
                     _icon_button(ft.Icons.REFRESH, t("logs_refresh"), lambda _e: self.reload())],
                    spacing=12),
             ft.Row([ft.Row([self.count, self.newer, self.older], spacing=0, tight=True),
-                    ft.Row([self.format, self.include_unfinished, export], tight=True)],
+                    # Named on a Semantics node: Flutter gives a dropdown's button no name.
+                    ft.Row([ft.Semantics(label=t("logs_export_format"), content=self.format),
+                            self.include_unfinished, export], tight=True)],
                    alignment=ft.MainAxisAlignment.SPACE_BETWEEN, wrap=True, run_spacing=4),
         ], spacing=4, tight=True)
 
