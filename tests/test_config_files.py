@@ -165,7 +165,7 @@ def test_an_invalid_profile_field_is_still_refused():
     view = SettingsView(store, Translator("en"))
     view.profile_url.value = "ftp://nowhere"
     view._save(None)
-    assert "base_url" in view.message.value
+    assert "Base URL" in view.message.value  # named in words, not as the field "base_url"
     assert store.current.profiles == [local_profile()] and not settings_path().exists()
 
 
