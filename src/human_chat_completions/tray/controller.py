@@ -365,11 +365,11 @@ class ServerController:
         return not connected_since and time.monotonic() - self._last_auto_open < AUTO_OPEN_INTERVAL
 
     def _bring_window(self, conversation_id: str | None) -> None:
-        """On the loop: bring an open window forward (showing the conversation), else open one."""
+        """On the loop: bring an open window forward (showing the conversation), else open one
+        (the operator asked: even if one was asked for and has not connected yet)."""
         if self.runtime is not None and self.runtime.windows.focus(conversation_id):
             return
-        if not self._window_on_its_way():
-            self.loop.run_in_executor(None, self.show_window)
+        self.loop.run_in_executor(None, self.show_window)
 
     def _on_notification_clicked(self, conversation_id: str) -> None:
         # desktop-notifier calls this on the loop that sent the notification (this one); posted
