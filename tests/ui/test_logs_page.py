@@ -45,6 +45,19 @@ def wait_for_box(page: Page, needle: str, timeout: float = 10) -> dict[str, floa
     return found
 
 
+def open_detail(page: Page, cell: str, needle: str) -> None:
+    """Click a row until its detail shows: on a busy machine a click can land while the table
+    is still being laid out, and Flutter drops it."""
+    for _ in range(3):
+        page.get_by_role("cell", name=cell).first.click()
+        try:
+            wait_for_text(page, needle, timeout=5)
+            return
+        except AssertionError:
+            continue
+    wait_for_text(page, needle, timeout=1)
+
+
 def open_logs(browser: Browser, server: RunningServer, width: int = 1280, height: int = 800,
               tab: str = "Logs") -> Page:
     page = open_window(browser, server.base, width=width, height=height)
@@ -63,8 +76,7 @@ def test_columns_fit_1280_px_and_long_text_is_whole_in_the_detail(research_log, 
             found = wait_for_box(page, header)
             assert found["x"] >= 0 and found["x"] + found["width"] <= 1280, (header, found)
         assert "END-OF-QUESTION" not in screen_text(page)  # cut in the table…
-        page.get_by_role("cell", name="reader-7").first.click()
-        wait_for_text(page, "END-OF-QUESTION")  # …whole in the detail pane
+        open_detail(page, "reader-7", "END-OF-QUESTION")  # …whole in the detail pane
         wait_for_text(page, "END-OF-REPLY")
         screenshot(page, "logs-page-en-1280")
         page.close()
@@ -75,8 +87,7 @@ def test_the_detail_clears_when_its_record_leaves_the_results(research_log, brow
     with RunningServer(data, Settings(language="ja")) as server:
         long_exchange(server)
         page = open_logs(browser, server, width=800, height=500, tab="記録")
-        page.get_by_role("cell", name="reader-7").first.click()
-        wait_for_text(page, "END-OF-QUESTION")
+        open_detail(page, "reader-7", "END-OF-QUESTION")
         screenshot(page, "logs-page-ja-800x500")
         page.get_by_role("textbox").first.click()
         page.keyboard.type("P-2", delay=30)
@@ -91,7 +102,7 @@ def test_export_downloads_what_hcc_logs_export_writes(research_log, browser: Bro
         long_exchange(server)
         page = open_logs(browser, server)
         with page.expect_download(timeout=20_000) as started:
-            page.get_by_role("button", name="Export").click()
+            page.get_by_role("button", name="Export", exact=True).click()
         download = started.value
         received = Path(download.path()).read_bytes()
         wait_for_text(page, "Your browser is downloading")

@@ -13,7 +13,14 @@ from human_chat_completions.core import Switchboard
 from human_chat_completions.store import exports, queries
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.ui.i18n import LOGS_STRINGS, Translator
-from human_chat_completions.ui.logs_view import PAGE_SIZE, LogsView, Segment, diff_words
+from human_chat_completions.ui.logs_view import (
+    COLUMNS,
+    PAGE_SIZE,
+    LogsView,
+    Segment,
+    column_widths,
+    diff_words,
+)
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
 )
@@ -145,3 +152,24 @@ def test_pages_are_read_in_a_worker_thread_never_on_the_event_loop(tmp_path, mon
 def test_every_string_has_english_and_japanese():
     for key, (english, japanese) in LOGS_STRINGS.items():
         assert key.startswith("logs_") and english and japanese and english != japanese
+
+
+def test_the_detail_clears_when_its_record_leaves_the_results(research_log):
+    data, ids = research_log
+    view = LogsView(data / LOG_FILE, Translator("en"))
+    view.select(ids["light_edit"])
+    assert view.selected_record() is not None
+    view.set_query("P-2")  # light_edit is P-1's
+    assert view.selected is None and view.detail.controls[0].value == Translator("en")("logs_select")
+    view.set_query("")
+    assert view.selected is None  # cleared, not merely hidden
+
+
+def test_columns_resize_in_place(research_log):
+    data, _ = research_log
+    view = LogsView(data / LOG_FILE, Translator("en"))
+    first = view.table.rows[0]
+    assert view.fit(1800) and not view.fit(1800)
+    assert view.table.rows[0] is first  # the same rows: a click landing meanwhile still counts
+    widths = column_widths(1800)
+    assert [cell.content.width for cell in first.cells] == [widths[key] for key in COLUMNS]

@@ -18,7 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import flet as ft
 
@@ -377,11 +377,15 @@ class LogsView:
         return ft.DataCell(ft.Container(text, width=self.widths[column]))
 
     def fit(self, width: float) -> bool:
-        """Size the columns for a table `width` px wide; True if they changed."""
+        """Size the columns for a table `width` px wide; True if they changed. The cells change
+        in place: new rows would drop a click that lands while they are swapped."""
         widths = column_widths(width)
         if widths == self.widths:
             return False
         self.widths = widths
+        for row in self.table.rows:
+            for column, cell in zip(COLUMNS, row.cells, strict=True):
+                cast(ft.Container, cell.content).width = widths[column]
         return True
 
     def _detail(self, record: ExchangeRecord | None) -> list[ft.Control]:
@@ -423,7 +427,7 @@ class LogsView:
 
     def _on_table_size(self, event: ft.LayoutSizeChangeEvent) -> None:
         if self.fit(event.width):
-            self.render()
+            self._update()
 
     async def _on_export(self, _event: ft.Event) -> None:
         path = await self.export_async()
