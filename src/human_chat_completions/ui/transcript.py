@@ -319,85 +319,104 @@ def _banner(text: str, color: str) -> ft.Control:
 
 # -- the scrolling view ---------------------------------------------------------------------------
 
-FOLLOW_SLACK = 48.0  # px above the end that still count as "at the newest message"
+PIN_SLACK = 40.0  # px from the end within which Flet's auto_scroll pins the view to it
+SCROLL_WAIT = 5.0  # seconds a scroll call waits for the window's answer
 
 
 class TranscriptView:
     """The transcript in its scrolling column. It follows the newest message unless the operator
     scrolled up; then a "new message" chip offers the way down instead of pulling them there.
 
-    Following is Flet's `auto_scroll`, which pins the view to the end after each layout and lets
-    go while the operator reads further up. A jump we ask for (another conversation, the chip,
-    keeping the place when a toggle changes what is above) waits for the messages' new size:
-    the client computes a jump's target when it receives it, and an earlier one would use the
-    old layout. Rebuilt only when what it shows changes, so an event elsewhere never moves it.
+    Following is Flet's `auto_scroll`: after each layout it pins the view to the end, and lets go
+    while the operator reads further up. A fresh column starts pinned, so another conversation
+    and the chip get a new one rather than a scroll call: the client computes a call's target
+    when the call arrives, before a new layout, and answering a call for a control that has just
+    left the page ends the window's connection. Rebuilt only when what it shows changes, so an
+    event elsewhere never moves it.
     """
 
     def __init__(self, t: Translator, images: RemoteImages) -> None:
         self.t = t
         self.images = images
-        self.messages = ft.Column(spacing=8, on_size_change=self._on_resized, size_change_interval=50)
-        self.column = ft.Column([self.messages], scroll=ft.ScrollMode.AUTO, auto_scroll=True,
-                                auto_scroll_animation=0, on_scroll=self._on_scroll, scroll_interval=100)
-        self.chip = ft.FilledTonalButton(t("new_message"), on_click=self._jump, visible=False,
-                                         right=16, bottom=8)
+        self.following = True
+        self._pixels = 0.0
+        self._after = 0.0  # px below the viewport, as last reported
+        self._keep: float | None = None  # a distance from the end to restore once laid out
+        self._shown: tuple | None = None
+        self._showing: tuple[Exchange | None, bool, bool] = (None, False, False)
+        self._tasks: set[asyncio.Task] = set()
+        self._columns = 0
         # One selection area for the whole column: a selectable Text hides its words from
         # screen readers on the web, and the operator can copy across messages.
-        area = ft.SelectionArea(self.column)
-        self.view = ft.Stack([ft.Container(area, padding=8, left=0, top=0, right=0, bottom=0),
+        self.area = ft.SelectionArea(self._fresh_column())
+        self.chip = ft.FilledTonalButton(t("new_message"), on_click=self._jump, visible=False,
+                                         right=16, bottom=8)
+        self.view = ft.Stack([ft.Container(self.area, padding=8, left=0, top=0, right=0, bottom=0),
                               self.chip], expand=True)
-        self.following = True
-        self._after = 0.0  # px below the viewport, as last reported
-        self._jump_to: float | None = None  # an offset to go to once the new layout is measured
-        self._shown: tuple | None = None
-        self._tasks: set[asyncio.Task] = set()
+
+    def _fresh_column(self) -> ft.Column:
+        # A new key each time: an equal-looking column would not even replace the old one (Flet
+        # skips a value equal to the one it holds), and the key makes the client mount it anew.
+        self._columns += 1
+        self.messages = ft.Column(spacing=8, on_size_change=self._on_resized, size_change_interval=50)
+        self.column = ft.Column([self.messages], scroll=ft.ScrollMode.AUTO, auto_scroll=True,
+                                auto_scroll_animation=0, on_scroll=self._on_scroll,
+                                scroll_interval=100, key=f"transcript-{self._columns}")
+        self.following, self._pixels, self._after, self._keep = True, 0.0, 0.0, None
+        return self.column
 
     def show(self, exchange: Exchange | None, conversation_id: str | None, show_prompts: bool,
              markdown: bool) -> None:
         content = _content_key(exchange, conversation_id)
-        toggles = (show_prompts, markdown, len(self.images.loaded))
-        previous, self._shown = self._shown, (content, toggles)
+        previous, self._shown = self._shown, (content, (show_prompts, markdown, len(self.images.loaded)))
         if previous == self._shown:
             return
-        self.messages.controls = transcript_controls(exchange, show_prompts, self.t, self.images,
-                                                     markdown)
+        self._showing, self._keep = (exchange, show_prompts, markdown), None
         before = previous[0] if previous is not None else None
         if before is None or before[0] != conversation_id:
-            # Another conversation opens at its newest message, wherever the last one was read.
-            self.following, self.chip.visible = True, False
-            self._go(-1)
-        elif self.following:
-            self._go(-1)
-        elif before != content:
+            self._restart()  # another conversation opens at its newest message
+            return
+        self.messages.controls = self._controls()
+        if self.following:
+            return  # pinned: the client follows the new layout itself
+        if before != content:
             self.chip.visible = True  # something new below; the operator reads on undisturbed
         else:
-            # Prompts or images above changed height: keep the same distance from the end, so
-            # the messages being read stay put.
-            self._go(-self._after - 1)
+            # Prompts or images above changed height: keep the distance from the end, so the
+            # messages being read stay put.
+            self._keep = self._after
 
-    def _go(self, offset: float) -> None:
-        """Jump to `offset` (negative: from the end) now and again once the new layout is
-        measured; the first is right when the size does not change."""
-        self._jump_to = offset
-        self._scroll(offset)
+    def _controls(self) -> list[ft.Control]:
+        exchange, show_prompts, markdown = self._showing
+        return transcript_controls(exchange, show_prompts, self.t, self.images, markdown)
 
-    def _on_resized(self, _event: ft.LayoutSizeChangeEvent) -> None:
-        ft.context.disable_auto_update()  # nothing on screen changed here
-        if self._jump_to is not None:
-            self._scroll(self._jump_to)
-            self._jump_to = None
+    def _restart(self) -> None:
+        self.area.content = self._fresh_column()
+        self.messages.controls = self._controls()
+        self.chip.visible = False
+
+    def _jump(self, _event: ft.Event) -> None:
+        self._restart()
 
     def _on_scroll(self, event: ft.OnScrollEvent) -> None:
+        """Mirror the client's pin: let go on any move up, pinned again within reach of the end."""
         ft.context.disable_auto_update()  # a scroll changes nothing else: no page-wide diff
-        self._after = event.extent_after
-        self.following = event.extent_after <= FOLLOW_SLACK
+        if event.control is not self.column:
+            return  # the column a restart replaced, still reporting
+        if event.pixels < self._pixels - 0.5:
+            self.following = False
+        elif event.extent_after <= PIN_SLACK:
+            self.following = True
+        self._pixels, self._after = event.pixels, event.extent_after
         if self.following and self.chip.visible:
             self.chip.visible = False
             self.chip.update()
 
-    def _jump(self, _event: ft.Event) -> None:
-        self.following, self.chip.visible = True, False
-        self._scroll(-1)
+    def _on_resized(self, event: ft.LayoutSizeChangeEvent) -> None:
+        ft.context.disable_auto_update()  # nothing on screen changed here
+        if self._keep is not None and event.control is self.messages:
+            keep, self._keep = self._keep, None
+            self._scroll(-keep - 1)  # laid out now: the end the client measures is the new one
 
     def _scroll(self, offset: float) -> None:
         try:
@@ -409,7 +428,8 @@ class TranscriptView:
 
     async def _scroll_to(self, offset: float) -> None:
         try:
-            await self.column.scroll_to(offset=offset, duration=0)
+            # Bounded: a window closed before it answers would leave the call waiting forever.
+            await asyncio.wait_for(self.column.scroll_to(offset=offset, duration=0), SCROLL_WAIT)
         except Exception:  # not on a page (yet, or any more): nothing to scroll
             log.debug("transcript scroll skipped", exc_info=True)
 
