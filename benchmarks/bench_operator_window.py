@@ -102,9 +102,14 @@ def keystroke_latency(browser, base: str, words: int = 40) -> list[float]:
         pressed = time.perf_counter()
         page.keyboard.press("Space")
         while not "".join(t for _, t in received).endswith(word + " "):
+            if time.perf_counter() - pressed > 10:
+                raise TimeoutError(f"{word!r} never arrived; the client has {received[-3:]}")
             time.sleep(0.0005)
         arrived = received[-1][0]
         latencies.append((arrived - pressed) * 1000)
+        # The released word leaves the editor; a key typed in that very moment would be dropped
+        # with it (the browser takes the field's new text), as an operator would see.
+        page.wait_for_function("() => document.activeElement.value === ''")
     page.keyboard.press(SEND_KEY)
     page.close()
     return latencies
@@ -127,6 +132,8 @@ def send_latency(browser, base: str, rounds: int = 10) -> list[float]:
         pressed = time.perf_counter()
         page.keyboard.press(SEND_KEY)
         while not received:
+            if time.perf_counter() - pressed > 10:
+                raise TimeoutError(f"reply {index} never arrived")
             time.sleep(0.0005)
         latencies.append((received[0][0] - pressed) * 1000)
         thread.join(30)
@@ -189,11 +196,11 @@ def main() -> None:
             print(f"keystroke -> client (live typing, idle pause {LIVE_IDLE * 1000:.0f} ms, "
                   f"{len(latencies)} words): p50 {statistics.median(latencies):.1f} ms, "
                   f"p99 {pct(latencies, 0.99):.1f} ms; beyond the pause p50 "
-                  f"{statistics.median(beyond):.1f} ms, p99 {pct(beyond, 0.99):.1f} ms")
+                  f"{statistics.median(beyond):.1f} ms, p99 {pct(beyond, 0.99):.1f} ms", flush=True)
             with serving(port, {"delivery_style": "paced", "first_token_delay": 0}):
                 sends = send_latency(browser, base)
             print(f"send -> first byte (paced, no first-token delay, {len(sends)} replies): "
-                  f"p50 {statistics.median(sends):.1f} ms, p99 {pct(sends, 0.99):.1f} ms")
+                  f"p50 {statistics.median(sends):.1f} ms, p99 {pct(sends, 0.99):.1f} ms", flush=True)
             with serving(port, {}):
                 result = responsiveness(browser, base)
             print(f"50 conversations / 2,000 messages: window ready in {result['load_s']:.2f} s; "

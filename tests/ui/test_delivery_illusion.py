@@ -3,15 +3,9 @@ and live typing never shows the participant a typo being fixed or kana being con
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from human_chat_completions.config import Settings
-from human_chat_completions.core import Switchboard
-from human_chat_completions.settings_store import SettingsStore
-from human_chat_completions.ui.editor import ReplyEditor
-from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.viewmodel import OperatorState
 from tests.support import Operator, RunningServer, wait_until
 from tests.ui.browser import focus_textbox, open_window, screenshot, type_text, wait_for_text
 from tests.ui.test_operator_window import StreamingParticipant, conversation
@@ -143,50 +137,3 @@ def test_a_canned_reply_inserts_at_the_cursor_without_sending(tmp_path, browser)
         page.keyboard.press("Enter")
         assert participant.text() == "Sure. Tell me more. One moment please. Thanks!"
         page.close()
-
-
-# -- the editor's own bookkeeping, without a browser ---------------------------------------------
-
-
-def live_editor(idle: float = 0.02) -> tuple[ReplyEditor, Switchboard, str]:
-    board = Switchboard()
-    exchange = board.open({"messages": [{"role": "user", "content": "hi"}]}, stream=True)
-    board.attach(exchange)
-    state = OperatorState(selected=exchange.conversation_id)
-    store = SettingsStore(Settings(delivery_style="live", live_idle_seconds=idle),
-                          save=lambda _settings: None)
-    editor = ReplyEditor(board, store, state, Translator("en"), style=lambda _exchange: "live")
-    editor.show(exchange, selected=True)
-    return editor, board, exchange.id
-
-
-def typed(editor: ReplyEditor, text: str) -> None:
-    """The browser reports the field's text, as Flet does on each change."""
-    editor.field.value = text
-    editor._on_change(None)
-
-
-async def test_released_words_leave_the_editor_and_a_late_keystroke_does_not_send_them_twice():
-    editor, board, exchange_id = live_editor()
-    typed(editor, "Hello there wor")
-    await asyncio.sleep(0.08)
-    assert board.get(exchange_id).reply.text == "Hello there "
-    assert editor.text == "wor" and editor.sent.value == "Hello there "
-    # A key pressed before the browser dropped the released words reports them once more.
-    typed(editor, "Hello there worl")
-    assert editor.text == "worl"
-    typed(editor, "world ")
-    await asyncio.sleep(0.08)
-    assert board.get(exchange_id).reply.text == "Hello there world "
-
-
-async def test_a_rebuilt_window_carries_the_unsent_text_and_stops_the_old_clock():
-    editor, board, exchange_id = live_editor(idle=0.05)
-    typed(editor, "Half a sentence ")
-    rebuilt = ReplyEditor(editor.switchboard, editor.store, editor.state, Translator("en"),
-                          style=editor.style)
-    rebuilt.show(board.get(exchange_id), selected=True)
-    rebuilt.adopt(editor)
-    typed(rebuilt, "Half a sentence more ")
-    await asyncio.sleep(0.15)
-    assert board.get(exchange_id).reply.text == "Half a sentence more "  # once, not twice

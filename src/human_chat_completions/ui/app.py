@@ -208,6 +208,10 @@ class OperatorWindow:
         """The console's shortcuts (ui/keys.py); a plain Enter is the editor's own submit."""
         if self.console is not None and self.console.shortcuts.handle(event):
             self.console.render()
+        else:
+            # Every key typed anywhere comes here: redrawing the page for it is wasted work on
+            # the loop that also streams the replies.
+            ft.context.disable_auto_update()
 
     async def _pump(self) -> None:
         """Follow the switchboard: every event re-renders what it touches."""

@@ -39,7 +39,7 @@ class Console:
         self.state = state if state is not None else OperatorState()
         self.show_prompts = False
         self.reply = ReplyEditor(switchboard, settings, self.state, t, style=self._style,
-                                 on_send=self.send)
+                                 on_send=self.send, on_keys=lambda: self.shortcuts.show_help())
         self.shortcuts = Shortcuts(self)
         self.conversations = ConversationList(t, self.select, settings)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
@@ -91,8 +91,6 @@ class Console:
         # The reply box's parts (ui/editor.py), placed here.
         self.editor, self.send_button = self.reply.field, self.reply.send_button
         self.delivered_box, self.canned = self.reply.sent_box, self.reply.canned
-        keys_button = ft.IconButton(ft.Icons.KEYBOARD_OUTLINED, tooltip=t("keys_button"),
-                                    on_click=lambda _event: self.shortcuts.show_help())
         # Research annotations, saved with the reply on Send (e.g. a dialogue act as the tag).
         self.tag = ft.TextField(label=t("tag_label"), dense=True, width=180)
         self.annotation = ft.TextField(label=t("note_label"), dense=True, expand=True)
@@ -105,7 +103,7 @@ class Console:
             ft.Row([self.mode, self.delivery], wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
         ], spacing=4, tight=True)
-        editor_row = ft.Row([self.editor, self.send_button, keys_button],
+        editor_row = ft.Row([self.editor, self.send_button, self.reply.keys_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
         right = ft.Column([header, ft.Divider(height=1), self.transcript.view, self.copilot_panel.view,
                            self.delivered_box, self.note, editor_row,
@@ -192,7 +190,10 @@ class Console:
 
     # -- actions --------------------------------------------------------------------------------
 
-    def select(self, conversation_id: str) -> None:
+    def select(self, conversation_id: str, *, from_keys: bool = False) -> None:
+        """Show a conversation (`from_keys`: by Alt+↓/↑, the focus never left the editor)."""
+        if not from_keys:
+            self.reply.mend_focus()
         self.reply.load(self.state.selected, conversation_id)
         self.state.select(conversation_id)
         conversation = self.switchboard.conversation(conversation_id)

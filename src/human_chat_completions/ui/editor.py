@@ -16,6 +16,7 @@ import flet as ft
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
+from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.viewmodel import OperatorState
@@ -65,9 +66,11 @@ class ReplyEditor:
 
     def __init__(self, switchboard: Switchboard, store: SettingsStore, state: OperatorState,
                  t: Translator, style: Callable[[Exchange], str],
-                 on_send: Callable[[], None] | None = None) -> None:
+                 on_send: Callable[[], None] | None = None,
+                 on_keys: Callable[[], object] | None = None) -> None:
         """style: how a reply to an exchange goes out, "live" or "paced" (the console decides);
-        on_send: what Send (key or button) does, by default `send`."""
+        on_send: what Send (key or button) does, by default `send`; on_keys: the keyboard
+        button's, which lists the shortcuts."""
         self.switchboard = switchboard
         self.style = style
         self.store = store
@@ -78,10 +81,15 @@ class ReplyEditor:
         self._typing: dict[str, LiveTyping] = {}
         # Paced replies still going out, by exchange: the exchange is open, but already answered.
         self._sending: dict[str, asyncio.Task] = {}
-        self._cut = ""  # released text the browser may not have dropped yet
+        # The field's text as this window knows it. Not the field's `value`: Flet writes every
+        # report from the browser there, also one typed before the browser took our last change.
+        self._text = ""
+        # What the field held before this window last wrote it, until the browser reports on
+        # the new text (a report typed on the old one may still be on its way).
+        self._overwritten: str | None = None
         self._selected: tuple[int, int] | None = None  # the operator's selection; None: the end
         self.on_send = on_send or self.send
-        self._build()
+        self._build(on_keys or (lambda: None))
 
     @property
     def settings(self) -> Settings:
@@ -89,9 +97,14 @@ class ReplyEditor:
 
     @property
     def text(self) -> str:
-        return self.field.value or ""
+        return self._text
 
-    def _build(self) -> None:
+    def _set_text(self, text: str) -> None:
+        if text != self._text:
+            self._overwritten = self._text
+        self._text = self.field.value = text
+
+    def _build(self, on_keys: Callable[[], object]) -> None:
         t = self.t
         enter_sends = self.settings.send_key == "enter"
         self.field = EditorField(
@@ -110,6 +123,8 @@ class ReplyEditor:
         self.send_button = ft.Button(
             t("send"), icon=ft.Icons.SEND, on_click=lambda _event: self.send_from_ui(), disabled=True,
             style=ft.ButtonStyle(side={ft.ControlState.FOCUSED: ft.BorderSide(3, ft.Colors.PRIMARY)}))
+        self.keys_button = ft.IconButton(ft.Icons.KEYBOARD_OUTLINED, tooltip=t("keys_button"),
+                                         on_click=lambda _event: on_keys())
         self.sent = ft.Text("", size=13, color=ft.Colors.ON_SURFACE_VARIANT, selectable=True)
         self.sent_box = ft.Container(
             ft.Column([
@@ -138,6 +153,7 @@ class ReplyEditor:
     def _on_selection(self, event: ft.TextSelectionChangeEvent) -> None:
         """Where a canned reply goes. Only the operator's own moves count: an unfocused field
         reports a collapsed start after its text is replaced, which is not where they were."""
+        ft.context.disable_auto_update()  # nothing on screen changes
         if self.focused:
             self._selected = (event.selection.start, event.selection.end)
 
@@ -165,9 +181,8 @@ class ReplyEditor:
             self.state.drafts[previous] = self.text
         for typing in self._typing.values():
             typing.cancel()  # text left behind waits for the operator's return or Send
-        self._cut = ""
         self._selected = None
-        self.field.value = self.state.drafts.get(conversation_id, "")
+        self._set_text(self.state.drafts.get(conversation_id, ""))
 
     def request_focus(self) -> None:
         """Focus the field. Asked again a moment later if it did not take: a field enabled in
@@ -181,19 +196,49 @@ class ReplyEditor:
 
         asyncio.get_running_loop().call_later(_FOCUS_RETRY, again)
 
+    def mend_focus(self) -> None:
+        """After a click elsewhere (a conversation chosen), give an empty field its focus back
+        through a real move of the focus: with Flutter's semantics on (screen readers, the
+        tests), such a click leaves an empty focused field focused to Flutter but not to the
+        browser (no blur is reported), and text typed into it after a click never arrives.
+        Seen with Flet 1.0.5 in Chromium; a field holding text, or semantics off, blur as they
+        should, and are left alone."""
+        if not self.focused or self.text:
+            return
+
+        async def bounce() -> None:
+            try:
+                await self.keys_button.focus()
+            except (RuntimeError, TimeoutError):
+                return  # not on a page, or the window went away
+            self.request_focus()
+            self._refresh()
+
+        asyncio.get_running_loop().create_task(bounce())
+
     # -- typing -----------------------------------------------------------------------------------
 
     def _on_change(self, _event: ft.Event | None) -> None:
-        text = self.text
-        if self._cut and text.startswith(self._cut):
-            # Typed before the browser dropped the released words: drop them here, or they
-            # would go out twice.
-            text = text[len(self._cut):]
-            self.field.value = text
-            self._refresh()
-        else:
-            self._cut = ""
+        # A keystroke changes nothing else on screen: no redraw of the page for it (what it
+        # sets off, the first-keystroke mark or a release, redraws through the switchboard).
+        ft.context.disable_auto_update()
+        text = self.field.value or ""
+        if self._typed_before_write(text):
+            # The browser has taken our text since, dropping the key typed in that moment: so
+            # does this window, or released words would go out twice. Writing the key back
+            # would race the next one.
+            return
+        self._overwritten = None
+        self._text = text
         self._changed(text)
+
+    def _typed_before_write(self, text: str) -> bool:
+        """Whether the browser reported `text` before it took this window's last write (words
+        released, a reply sent, a canned reply put in): reports arrive in order, so until one
+        is an edit of the new text rather than of the old, they all are."""
+        if self._overwritten is None:
+            return False
+        return edit_distance(text, self._overwritten) < edit_distance(text, self._text)
 
     def _changed(self, text: str) -> None:
         if self.state.selected is not None:
@@ -228,9 +273,8 @@ class ReplyEditor:
             self.state.drafts[exchange.conversation_id] = draft.removeprefix(piece)
             return
         caret = max(self._caret() - len(piece), 0)
-        self._cut = piece
         self._selected = None if self._selected is None else (caret, caret)
-        self.field.value = self.text.removeprefix(piece)
+        self._set_text(self.text.removeprefix(piece))
         self._show_sent(exchange.reply.text)
         self._refresh()
         self._refresh(self.sent_box)
@@ -254,12 +298,10 @@ class ReplyEditor:
     def replace(self, text: str, caret: int | None = None) -> None:
         """The field now holds `text` (a draft, a canned reply), with the caret at `caret`
         (None: the end), and the focus."""
-        self._cut = ""
         self._selected = None if caret is None else (caret, caret)
-        self.field.value = text
+        self._set_text(text)
         self.request_focus()
         self._changed(text)
-        self._refresh()
         if caret is not None:
             self._place_caret(caret)
 
@@ -291,8 +333,8 @@ class ReplyEditor:
     def send_from_ui(self) -> None:
         """Send from the key or the button; the focus stays in (or comes back to) the field."""
         self.on_send()
-        self.request_focus()
-        self._refresh()
+        if not self.focused:
+            self.request_focus()
 
     def sent_here(self, exchange_id: str) -> bool:
         return exchange_id in self._sending
@@ -318,14 +360,14 @@ class ReplyEditor:
                 send_paced(self.switchboard, exchange.id, text, pace))
             self._sending[exchange.id] = task
             task.add_done_callback(lambda _task: self._sending.pop(exchange.id, None))
-        self._cut = ""
-        self.field.value = ""
+        self._set_text("")
         self.send_button.disabled = True
         if self.state.selected is not None:
             self.state.drafts.pop(self.state.selected, None)
 
     def _refresh(self, control: ft.Control | None = None) -> None:
-        """Push a change made outside an event handler (a timer) to the browser."""
+        """Push a change made outside an event handler (a timer) to the browser. Handlers
+        leave it to Flet's update after the event, which covers the whole console."""
         try:
             (control or self.field).update()
         except RuntimeError:
@@ -336,7 +378,7 @@ class ReplyEditor:
         clocks stop, or the same words would be released by both."""
         previous.close()
         self._sending = previous._sending
-        self.field.value = previous.text
+        self._set_text(previous.text)
 
     def close(self) -> None:
         for typing in self._typing.values():

@@ -128,7 +128,7 @@ class Shortcuts:
         target = next_waiting(rows, console.state.selected, step, console.answered_here)
         if target is None:
             return False
-        console.conversations.on_select(target)  # as a click would: the drawer closes too
+        console.select(target, from_keys=True)  # the focus never left the editor
         console.reply.request_focus()
         return True
 

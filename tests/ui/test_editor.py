@@ -1,0 +1,77 @@
+"""The reply editor's bookkeeping, without a browser: released words leave it once, a report
+typed before the browser took the editor's new text is dropped, a rebuilt window carries on.
+
+Kept apart from the window tests: their Playwright loop must not meet these asyncio tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from human_chat_completions.config import Settings
+from human_chat_completions.core import Switchboard
+from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.ui.editor import ReplyEditor
+from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.viewmodel import OperatorState
+
+
+def live_editor(idle: float = 0.02) -> tuple[ReplyEditor, Switchboard, str]:
+    board = Switchboard()
+    exchange = board.open({"messages": [{"role": "user", "content": "hi"}]}, stream=True)
+    board.attach(exchange)
+    state = OperatorState(selected=exchange.conversation_id)
+    store = SettingsStore(Settings(delivery_style="live", live_idle_seconds=idle),
+                          save=lambda _settings: None)
+    editor = ReplyEditor(board, store, state, Translator("en"), style=lambda _exchange: "live")
+    editor.show(exchange, selected=True)
+    return editor, board, exchange.id
+
+
+def typed(editor: ReplyEditor, text: str) -> None:
+    """The browser reports the field's text, as Flet does on each change."""
+    editor.field.value = text
+    editor._on_change(None)
+
+
+async def test_released_words_leave_the_editor_and_a_late_keystroke_does_not_send_them_twice():
+    editor, board, exchange_id = live_editor()
+    typed(editor, "Hello there wor")
+    await asyncio.sleep(0.08)
+    assert board.get(exchange_id).reply.text == "Hello there "
+    assert editor.text == "wor" and editor.sent.value == "Hello there "
+    # A key pressed just before the browser dropped the released words reports them once more;
+    # the browser drops that key with them, and so does the editor: nothing goes out twice.
+    typed(editor, "Hello there worl")
+    assert editor.text == "wor"
+    typed(editor, "world ")  # typed on what the browser shows
+    await asyncio.sleep(0.08)
+    assert board.get(exchange_id).reply.text == "Hello there world "
+    typed(editor, "Bye")
+    editor.send()
+    typed(editor, "ByeX")  # a key typed while Send was on its way
+    assert editor.text == "" and board.get(exchange_id).reply.text == "Hello there world Bye"
+
+
+async def test_a_rebuilt_window_carries_the_unsent_text_and_stops_the_old_clock():
+    editor, board, exchange_id = live_editor(idle=0.05)
+    typed(editor, "Half a sentence ")
+    rebuilt = ReplyEditor(editor.switchboard, editor.store, editor.state, Translator("en"),
+                          style=editor.style)
+    rebuilt.show(board.get(exchange_id), selected=True)
+    rebuilt.adopt(editor)
+    typed(rebuilt, "Half a sentence more ")
+    await asyncio.sleep(0.15)
+    assert board.get(exchange_id).reply.text == "Half a sentence more "  # once, not twice
+
+
+async def test_a_backspace_into_released_words_in_flight_does_not_send_them_again():
+    editor, board, exchange_id = live_editor()
+    typed(editor, "Hello there ")
+    await asyncio.sleep(0.08)
+    assert board.get(exchange_id).reply.text == "Hello there " and editor.text == ""
+    typed(editor, "Hello there")  # Backspace pressed before the browser emptied the field
+    await asyncio.sleep(0.08)
+    assert editor.text == "" and board.get(exchange_id).reply.text == "Hello there "
+    typed(editor, "friend")  # typed on the emptied field
+    assert editor.text == "friend"
