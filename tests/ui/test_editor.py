@@ -7,6 +7,9 @@ Kept apart from the window tests: their Playwright loop must not meet these asyn
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+
+import flet as ft
 
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
@@ -75,3 +78,14 @@ async def test_a_backspace_into_released_words_in_flight_does_not_send_them_agai
     assert editor.text == "" and board.get(exchange_id).reply.text == "Hello there "
     typed(editor, "friend")  # typed on the emptied field
     assert editor.text == "friend"
+
+
+async def test_once_the_browser_took_the_new_text_a_short_new_word_is_not_mistaken_for_old():
+    editor, board, exchange_id = live_editor()
+    typed(editor, "w16 ")
+    await asyncio.sleep(0.08)
+    assert board.get(exchange_id).reply.text == "w16 " and editor.text == ""
+    # The browser reports its caret at the end of the emptied field: it took the write.
+    editor._on_selection(SimpleNamespace(selection=ft.TextSelection(base_offset=0, extent_offset=0)))
+    typed(editor, "w17")  # closer to "w16 " than to "" by letters, but typed on ""
+    assert editor.text == "w17"

@@ -154,8 +154,13 @@ class ReplyEditor:
         """Where a canned reply goes. Only the operator's own moves count: an unfocused field
         reports a collapsed start after its text is replaced, which is not where they were."""
         ft.context.disable_auto_update()  # nothing on screen changes
+        selection = event.selection
+        if self._overwritten is not None and selection.start == selection.end == len(self._text):
+            # The browser took our last write (it puts the caret at the end of the new text):
+            # what it reports from now on was typed on that text.
+            self._overwritten = None
         if self.focused:
-            self._selected = (event.selection.start, event.selection.end)
+            self._selected = (selection.start, selection.end)
 
     # -- what is shown ----------------------------------------------------------------------------
 
@@ -218,11 +223,13 @@ class ReplyEditor:
 
     # -- typing -----------------------------------------------------------------------------------
 
-    def _on_change(self, _event: ft.Event | None) -> None:
+    def _on_change(self, event: ft.Event | None) -> None:
         # A keystroke changes nothing else on screen: no redraw of the page for it (what it
         # sets off, the first-keystroke mark or a release, redraws through the switchboard).
         ft.context.disable_auto_update()
-        text = self.field.value or ""
+        # The text as this report has it: the field's `value` may already hold later ones.
+        data = getattr(event, "data", None)
+        text = data if isinstance(data, str) else self.field.value or ""
         if self._typed_before_write(text):
             # The browser has taken our text since, dropping the key typed in that moment: so
             # does this window, or released words would go out twice. Writing the key back
@@ -234,8 +241,9 @@ class ReplyEditor:
 
     def _typed_before_write(self, text: str) -> bool:
         """Whether the browser reported `text` before it took this window's last write (words
-        released, a reply sent, a canned reply put in): reports arrive in order, so until one
-        is an edit of the new text rather than of the old, they all are."""
+        released, a reply sent, a canned reply put in). Reports arrive in order: until the
+        browser's caret report says it took the write (`_on_selection`), or a report is an edit
+        of the new text rather than of the old, they all are."""
         if self._overwritten is None:
             return False
         return edit_distance(text, self._overwritten) < edit_distance(text, self._text)
