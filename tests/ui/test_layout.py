@@ -36,6 +36,21 @@ def box(page: Page, needle: str) -> dict[str, float] | None:
     }""", needle)
 
 
+def settled_screenshot(page: Page, name: str) -> None:
+    """A picture of a finished frame. On a busy machine the canvas lags the semantics: Flet's
+    nearly blank "Working..." screen (a PNG of a few KB) can still show seconds after the
+    window's nodes exist, and a frame can be one behind; so wait for a full picture, then for
+    two that agree (the timers tick each second: a few tries)."""
+    previous = page.screenshot()
+    for _ in range(30):
+        page.wait_for_timeout(300)
+        current = page.screenshot()
+        if current == previous and len(current) > 10_000:
+            break
+        previous = current
+    screenshot(page, name)
+
+
 def row(page: Page, label: str):
     return page.get_by_role("button", name=re.compile("^" + re.escape(label))).first
 
@@ -66,7 +81,7 @@ def choose(page: Page, language: str, label: str, other: str, expect: str, narro
         # The first frame that draws emoji decodes their bitmaps: it can lag the semantics by a
         # second on a busy machine.
         page.wait_for_timeout(2000)
-        screenshot(page, shot + "-drawer")
+        settled_screenshot(page, shot + "-drawer")
     row(page, label).click()
     wait_for_text(page, expect)
     if narrow:
@@ -95,7 +110,7 @@ def test_screens_at_800_x_500_and_1920_x_1080(tmp_path, browser: Browser, langua
                    narrow=width < 1000, shot=name)
             page.wait_for_timeout(1200)  # the bundled fonts arrive after the first frame
             assert_transcript_and_editor_show(page, width, height)
-            screenshot(page, name)
+            settled_screenshot(page, name)
             page.close()
 
 
@@ -105,7 +120,7 @@ def test_the_list_follows_the_window_size_up_to_2560_x_1440(tmp_path, browser: B
         choose(page, "en", "参加者-01", "participant-02", "おすすめのラーメン屋さん", narrow=False)
         assert_transcript_and_editor_show(page, 2560, 1440)
         page.wait_for_timeout(1000)
-        screenshot(page, "layout-en-light-2560x1440")
+        settled_screenshot(page, "layout-en-light-2560x1440")
         page.set_viewport_size({"width": 800, "height": 500})
         page.wait_for_function("() => !document.querySelector('flt-semantics-host')"
                                ".textContent.includes('participant-02')", timeout=10_000)
