@@ -71,7 +71,7 @@ def test_settings_page_validates_saves_and_applies_at_once():
     view = SettingsView(store, Translator("en"))
     view.tokens_per_second.value = "fast"
     view._save(None)
-    assert "tokens_per_second" in view.message.value and not saved
+    assert "Tokens per second" in view.message.value and not saved
     assert not settings_path().exists()
     view.tokens_per_second.value = "90"
     view.language.value = "ja"
@@ -141,4 +141,4 @@ def test_settings_page_sets_the_away_policy_per_mode():
     assert settings.away_timeout_seconds[Mode.HUMAN] is None
     view.away_seconds[Mode.AUTO].value = "-3"
     view._save(None)
-    assert "away_timeout_seconds" in view.message.value
+    assert "自動で対応するまで" in view.message.value
