@@ -18,10 +18,7 @@ def browser() -> Iterator[Browser]:
 
 # Known failing at the end of the session that reworked the window (see the closing note); each
 # must be fixed and taken off this list.
-KNOWN_FAILING = {
-    "test_auto_answer_taken_over_in_the_window":
-        "take-over in the window after the mode-change and editor rework: to fix",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

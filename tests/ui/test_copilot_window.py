@@ -48,6 +48,7 @@ def test_draft_used_edited_and_sent_from_the_window(tmp_path, browser):
 def test_auto_answer_taken_over_in_the_window(tmp_path, browser):
     with FakeUpstream() as upstream, RunningServer(tmp_path / "data", settings(upstream, "auto")) as server:
         upstream.behaviour.chunk_delay = 0.4
+        upstream.behaviour.text = " ".join(["This automatic answer takes a while to arrive."] * 6)
         page = open_window(browser, server.base)
         participant = StreamingParticipant(server.base, "dave", "Explain tides in detail please")
         wait_for_text(page, "dave")
