@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import flet as ft
 import pytest
+from flet.controls import context as flet_context
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS
@@ -14,6 +16,17 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def own_update_behaviour() -> Iterator[None]:
+    """Handlers called here without a window (tests/ui/test_editor.py) turn Flet's auto-update
+    off for their context; with no context of their own that is the process-wide default, and
+    every window served in this process afterwards stopped redrawing after a click."""
+    ft.context.reset_auto_update()
+    yield
+    app_default = flet_context._app_update_behavior  # Flet keeps no public getter for it
+    assert app_default._auto_update_enabled, "a test turned Flet's auto-update off process-wide"
 
 
 # Known failing at the end of the session that reworked the window (see the closing note); each

@@ -125,6 +125,16 @@ def without_open_cors(send: Callable) -> Callable:
         if message["type"] == "http.response.start":
             message["headers"] = [(key, value) for key, value in message.get("headers", [])
                                   if key.lower() != b"access-control-allow-origin"]
+        elif message["type"] == "websocket.send":
+            try:
+                await send(message)
+            except OSError:
+                # The window closed while a frame was on its way: the frame is moot. Raised, it
+                # ends Flet's send loop with an error before Flet marks the session disconnected,
+                # and the closed window would go on rendering every event (uvicorn's
+                # ClientDisconnected is an OSError).
+                pass
+            return
         await send(message)
 
     return sending
