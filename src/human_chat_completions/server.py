@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import platform
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,10 +101,26 @@ class Server(uvicorn.Server):
         await self.runtime.copilot.upstream.aclose()
 
 
+def return_big_blocks_to_the_os() -> None:
+    """glibc raises its mmap threshold to the size of a big block once one is freed (up to
+    32 MB), so later request bodies of a few MB land in the heap and their pages stay with the
+    process after they are freed: 20 abandoned 20 MB requests left RSS 100-160 MB up instead of
+    40 MB. A fixed threshold keeps every block from 1 MB on in its own mapping, returned when
+    freed. macOS and Windows allocators already return big blocks."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    m_mmap_threshold = -3  # from <malloc.h>
+    try:
+        ctypes.CDLL(None).mallopt(m_mmap_threshold, 1 << 20)
+    except (OSError, AttributeError):  # a frozen build without the symbol: only memory is at stake
+        log.debug("mallopt is not available; big blocks stay with glibc's defaults")
+
+
 def make_server(
     runtime: Runtime, host: str | None = None, port: int | None = None, with_ui: bool = True
 ) -> Server:
     """The uvicorn server for a runtime; `with_ui` mounts the operator window at /ui."""
+    return_big_blocks_to_the_os()
     lifespan = None
     if with_ui:
         from human_chat_completions.ui import flet_lifespan
