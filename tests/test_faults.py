@@ -55,9 +55,6 @@ def test_client_leaving_during_an_auto_answer_stops_the_upstream(tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(reason="since the editor rework (issue 12) the reopened window does not show the "
-                   "released part of a live-typed reply in its semantics text; open, see the note",
-                   strict=False)
 def test_operator_window_closed_and_reopened_mid_reply(tmp_path):
     """A reply started in one window (live typing) is finished in a new one: the delivered part is
     kept and locked, the rest continues."""

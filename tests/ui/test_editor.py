@@ -89,3 +89,27 @@ async def test_once_the_browser_took_the_new_text_a_short_new_word_is_not_mistak
     editor._on_selection(SimpleNamespace(selection=ft.TextSelection(base_offset=0, extent_offset=0)))
     typed(editor, "w17")  # closer to "w16 " than to "" by letters, but typed on ""
     assert editor.text == "w17"
+
+
+def caret_report(editor: ReplyEditor, offset: int) -> None:
+    """The browser reports where its caret is, as Flet does on each move."""
+    editor._on_selection(SimpleNamespace(
+        selection=ft.TextSelection(base_offset=offset, extent_offset=offset)))
+
+
+async def test_a_canned_reply_clicked_right_after_another_goes_where_the_caret_was_put():
+    editor, _board, _exchange_id = live_editor(idle=10)
+    editor.focused = True
+    typed(editor, "Sure. Thanks!")
+    caret_report(editor, 6)  # the operator moved the caret before "Thanks!"
+    editor.insert("Tell me more.")
+    assert editor.text == "Sure. Tell me more. Thanks!"
+    # The browser takes the new text with its caret at the end, before the window puts the caret
+    # after the inserted words; a second canned reply clicked in that moment goes there too.
+    caret_report(editor, len(editor.text))
+    editor.insert("One moment please.")
+    assert editor.text == "Sure. Tell me more. One moment please. Thanks!"
+    await asyncio.sleep(0.3)  # the caret is placed; the operator's own moves count again
+    caret_report(editor, len(editor.text))
+    editor.insert("Bye.")
+    assert editor.text.endswith("Thanks! Bye.")

@@ -16,7 +16,9 @@ from tests.ui.browser import focus_textbox, open_window, screen_text, screenshot
 
 
 def open_settings(browser, server: RunningServer, label: str = "Settings"):
-    page = open_window(browser, server.base)
+    # Tall enough for the whole page: a click on a field Flutter must first scroll to can land
+    # on the one drawn there before the scroll.
+    page = open_window(browser, server.base, height=1700)
     page.get_by_role("button", name=label).click()
     wait_for_text(page, "listening on port" if label == "Settings" else "待ち受けています")
     return page
@@ -36,9 +38,14 @@ def test_save_stays_on_the_page_and_confirms(tmp_path, browser):
         # The port shown is the one this server listens on (the settings say 8000).
         wait_for_text(page, f"This server is listening on port {server.port}.")
         replace_text(page, "Tokens per second", "42")
+        replace_text(page, "Waiting row turns amber after (s)", "20")
+        replace_text(page, "Waiting row turns red after (s)", "45")
+        page.get_by_role("checkbox", name="Open this window when a request arrives").click()
         page.get_by_role("button", name="Save").click()
         wait_until(lambda: server.runtime.settings_store.current.tokens_per_second == 42)
-        assert json.loads(settings_path().read_text())["tokens_per_second"] == 42
+        saved = json.loads(settings_path().read_text())
+        assert (saved["tokens_per_second"], saved["wait_warn_seconds"], saved["wait_alert_seconds"],
+                saved["open_window_on_request"]) == (42, 20, 45, False)
         wait_for_text(page, "Settings saved.")
         assert "Participant and client keys" in screen_text(page)  # still on the settings page
         page.wait_for_timeout(1500)

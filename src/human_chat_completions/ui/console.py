@@ -80,7 +80,7 @@ class Console:
         self.delivery = ft.Dropdown(
             options=[ft.DropdownOption(key="live", text=t("delivery_live")),
                      ft.DropdownOption(key="paced", text=t("delivery_paced"))],
-            value=self.settings.delivery_style, on_select=self._on_delivery, width=200,
+            value=self.settings.delivery_style, on_select=self._on_delivery, width=270,
             dense=True, visible=False,
         )
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
@@ -100,7 +100,9 @@ class Console:
         header = ft.Column([
             ft.Row([self.title, self.notice.view, self.prompts, self.markdown], spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
-            ft.Row([self.mode, self.delivery], wrap=True, spacing=12,
+            # Flutter gives a dropdown's button no name of its own: a screen reader reads this one.
+            ft.Row([self.mode, ft.Semantics(label=t("settings_delivery"), content=self.delivery)],
+                   wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
         ], spacing=4, tight=True)
         editor_row = ft.Row([self.editor, self.send_button, self.reply.keys_button],

@@ -88,6 +88,8 @@ class ReplyEditor:
         # the new text (a report typed on the old one may still be on its way).
         self._overwritten: str | None = None
         self._selected: tuple[int, int] | None = None  # the operator's selection; None: the end
+        # Where this window is about to put the caret after a write (see _place_caret).
+        self._caret_due: int | None = None
         self.on_send = on_send or self.send
         self._build(on_keys or (lambda: None))
 
@@ -125,7 +127,8 @@ class ReplyEditor:
             style=ft.ButtonStyle(side={ft.ControlState.FOCUSED: ft.BorderSide(3, ft.Colors.PRIMARY)}))
         self.keys_button = ft.IconButton(ft.Icons.KEYBOARD_OUTLINED, tooltip=t("keys_button"),
                                          on_click=lambda _event: on_keys())
-        self.sent = ft.Text("", size=13, color=ft.Colors.ON_SURFACE_VARIANT, selectable=True)
+        # Plain text: Flutter leaves selectable text out of what screen readers get.
+        self.sent = ft.Text("", size=13, color=ft.Colors.ON_SURFACE_VARIANT)
         self.sent_box = ft.Container(
             ft.Column([
                 ft.Row([ft.Icon(ft.Icons.LOCK_OUTLINE, size=14, color=ft.Colors.ON_SURFACE_VARIANT),
@@ -159,6 +162,8 @@ class ReplyEditor:
             # The browser took our last write (it puts the caret at the end of the new text):
             # what it reports from now on was typed on that text.
             self._overwritten = None
+        if self._caret_due is not None and selection.start == selection.end == len(self._text):
+            return  # our write put it at the end; the caret goes where it belongs a moment later
         if self.focused:
             self._selected = (selection.start, selection.end)
 
@@ -236,6 +241,7 @@ class ReplyEditor:
             # would race the next one.
             return
         self._overwritten = None
+        self._caret_due = None  # the operator typed: their caret is the right one
         self._text = text
         self._changed(text)
 
@@ -307,6 +313,7 @@ class ReplyEditor:
         """The field now holds `text` (a draft, a canned reply), with the caret at `caret`
         (None: the end), and the focus."""
         self._selected = None if caret is None else (caret, caret)
+        self._caret_due = None
         self._set_text(text)
         self.request_focus()
         self._changed(text)
@@ -324,10 +331,15 @@ class ReplyEditor:
         """A new value puts the caret at the end; elsewhere it is placed a moment later."""
         text = self.text
         if offset >= len(text):
+            self._caret_due = None
             return
+        self._caret_due = offset
 
         def place() -> None:
-            if self.text == text:  # the operator typed since: their caret is the right one
+            if self._caret_due != offset:
+                return  # the operator typed since, or a later write placed its own caret
+            self._caret_due = None
+            if self.text == text:
                 self.field.selection = ft.TextSelection(base_offset=offset, extent_offset=offset)
                 self._refresh()
 

@@ -52,6 +52,7 @@ _FIELD_LABELS = {
     "default_mode": "settings_default_mode", "language": "settings_language",
     "theme": "settings_theme", "delivery_style": "settings_delivery",
     "send_key": "settings_send_key", "away_action": "away_action",
+    "wait_warn_seconds": "settings_wait_warn", "wait_alert_seconds": "settings_wait_alert",
 }
 # pydantic's error types, in words: (string key, the context value it names).
 _PROBLEMS = {
@@ -142,7 +143,7 @@ class SettingsView:
             label=t("settings_delivery"), value=settings.delivery_style, width=260,
             options=_options([("live", t("delivery_live")), ("paced", t("delivery_paced"))]))
         self.send_key = ft.Dropdown(
-            label=t("settings_send_key"), value=settings.send_key, width=260,
+            label=t("settings_send_key"), value=settings.send_key, width=340,
             options=_options([("enter", t("send_key_enter")),
                               ("ctrl_enter", t("send_key_ctrl_enter"))]))
         self.first_token = ft.TextField(label=t("settings_first_token"),
@@ -151,6 +152,12 @@ class SettingsView:
                                               value=str(settings.tokens_per_second), width=260)
         self.idle = ft.TextField(label=t("settings_idle"), value=str(settings.live_idle_seconds),
                                  width=260)
+        self.wait_warn = ft.TextField(label=t("settings_wait_warn"),
+                                      value=f"{settings.wait_warn_seconds:g}", width=260)
+        self.wait_alert = ft.TextField(label=t("settings_wait_alert"),
+                                       value=f"{settings.wait_alert_seconds:g}", width=260)
+        self.open_window = ft.Checkbox(label=t("settings_open_window"),
+                                       value=settings.open_window_on_request)
         self.language = ft.Dropdown(
             label=t("settings_language"), value=settings.language, width=260,
             options=_options([("auto", t("language_auto")), ("en", "English"), ("ja", "日本語")]))
@@ -187,6 +194,8 @@ class SettingsView:
                 ft.Row([named(self.default_mode), named(self.delivery), named(self.send_key)],
                        wrap=True),
                 ft.Row([self.first_token, self.tokens_per_second, self.idle], wrap=True),
+                ft.Row([self.wait_warn, self.wait_alert], wrap=True),
+                self.open_window,
                 self.port,
                 self.canned,
                 ft.Divider(),
@@ -225,6 +234,9 @@ class SettingsView:
             "first_token_delay": self.first_token.value,
             "tokens_per_second": self.tokens_per_second.value,
             "live_idle_seconds": self.idle.value,
+            "wait_warn_seconds": self.wait_warn.value,
+            "wait_alert_seconds": self.wait_alert.value,
+            "open_window_on_request": bool(self.open_window.value),
             "language": self.language.value,
             "theme": self.theme.value,
             "canned_replies": [line.strip() for line in (self.canned.value or "").splitlines()
