@@ -77,9 +77,10 @@ def test_exchange_left_open_by_a_dead_run_is_marked_interrupted(tmp_path):
     operator.close()
     # Simulate a run that died without its shutdown: keep the row open, then reopen the file.
     log = ExchangeLog(data / "exchanges.sqlite3")
-    assert [r["state"] for r in log.exchange_rows()] == ["waiting"]
+    states = "SELECT state FROM exchanges ORDER BY received_at, rowid"
+    assert [r["state"] for r in log.db.execute(states)] == ["waiting"]
     assert log.mark_interrupted() == 1
-    assert [r["state"] for r in log.exchange_rows()] == ["interrupted"]
+    assert [r["state"] for r in log.db.execute(states)] == ["interrupted"]
     log.close()
     running.stop()
     http.close()

@@ -272,7 +272,7 @@ def test_port_in_use_is_a_clear_error_in_the_status_and_the_log(
 
 
 def test_menu_speaks_japanese_when_the_settings_say_so(tray: TrayApp):
-    tray.controller.update_settings(language="ja")
+    tray.controller.change_settings(language="ja").result(10)
     tray.refresh()  # what the refresher thread does after a change
     texts = [entry.text for entry in tray.icon.menu.items]
     assert "オペレーター画面を開く" in texts and texts[-1] == "終了"

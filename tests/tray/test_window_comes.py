@@ -43,12 +43,12 @@ def test_a_request_opens_the_window_when_none_is_open(controller: ServerControll
     ask(controller, "hello?", results)
     wait_until(lambda: controller.waiting == 2, timeout=15)
     wait_until(lambda: browser.lines() == [controller.window_url], timeout=10)
-    assert controller.windows_open == 0  # the recording browser opened nothing real
+    assert controller.runtime.windows.count == 0  # the recording browser opened nothing real
 
 
 def test_a_click_on_the_notification_opens_a_window_only_when_none_is_open(
         controller: ServerController, browser: Recorder):
-    controller.update_settings(open_window_on_request=False)
+    controller.change_settings(open_window_on_request=False).result(10)
     results: list = []
     ask(controller, "hello?", results)
     wait_until(lambda: controller.waiting == 1, timeout=15)
@@ -63,7 +63,7 @@ def test_with_a_window_open_a_request_opens_none_and_a_click_brings_it_forward(
         controller: ServerController, browser: Recorder, chromium: Browser):
     page = open_window(chromium, controller.base_url)
     try:
-        wait_until(lambda: controller.windows_open == 1, timeout=15)
+        wait_until(lambda: controller.runtime.windows.count == 1, timeout=15)
         results: list = []
         ask(controller, "first", results)
         ask(controller, "second question here", results)
@@ -81,7 +81,7 @@ def test_with_a_window_open_a_request_opens_none_and_a_click_brings_it_forward(
     finally:
         page.close()
     # Once the tab is closed, the window no longer counts: the next request opens one.
-    wait_until(lambda: controller.windows_open == 0, timeout=15)
+    wait_until(lambda: controller.runtime.windows.count == 0, timeout=15)
     ask(controller, "third", [])
     wait_until(lambda: browser.lines() == [controller.window_url], timeout=15)
 

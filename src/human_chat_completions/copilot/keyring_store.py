@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Literal, TypeVar
 
 import keyring
@@ -136,7 +136,3 @@ def delete_key(profile: Profile | str) -> bool:
         log.info("deleted the key for profile %s from the OS keyring", name)
     return deleted
 
-
-def list_keys(profiles: Iterable[Profile]) -> list[str]:
-    """Names of the profiles that have a key (environment or keyring). Never the keys themselves."""
-    return [p.name for p in profiles if key_source(p) is not None]

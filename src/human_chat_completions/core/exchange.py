@@ -148,10 +148,6 @@ class Exchange:
         """The text of the last user message: what the participant just said."""
         return last_user_text(self.messages)
 
-    @property
-    def reply_text(self) -> str:
-        return self.reply.text
-
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):

@@ -267,15 +267,6 @@ class ExchangeLog:
         )
         return cursor.rowcount
 
-    def exchange_rows(self, state: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT * FROM exchanges"
-        params: tuple[str, ...] = ()
-        if state:
-            query += " WHERE state = ?"
-            params = (state,)
-        rows = self.db.execute(query + " ORDER BY received_at, rowid", params).fetchall()
-        return [dict(row) for row in rows]
-
     def conversation_rows(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM conversations ORDER BY created_at").fetchall()
         return [dict(row) for row in rows]

@@ -183,7 +183,7 @@ class TrayApp:
             except OSError as error:
                 log.error("could not change start at login: %s", error)
                 return _done(False)
-        return self.controller.submit(self.controller._update_settings({name: value}))
+        return self.controller.change_settings(**{name: value})
 
     def copy_api_base_url(self) -> concurrent.futures.Future:
         url = self.controller.api_base_url

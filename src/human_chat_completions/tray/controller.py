@@ -196,8 +196,10 @@ class ServerController:
     def set_default_mode(self, mode: Mode, timeout: float | None = 10) -> None:
         self.call(self._set_default_mode(mode), timeout)
 
-    def update_settings(self, timeout: float | None = 10, **changes) -> None:
-        self.call(self._update_settings(changes), timeout)
+    def change_settings(self, **changes) -> concurrent.futures.Future:
+        """Save settings from another thread (the tray menu); the window and the switchboard
+        hear of it through the store's change event."""
+        return self.submit(self._update_settings(changes))
 
     def shutdown(self, timeout: float = 60) -> int:
         """Stop the server (ending waiting requests with an error), the loop, and close the log."""
@@ -346,11 +348,6 @@ class ServerController:
                 self._changed()
 
     # -- bringing the window to the operator -------------------------------------------------------
-
-    @property
-    def windows_open(self) -> int:
-        """Operator windows connected now (read on the loop; from the tray it is a snapshot)."""
-        return self.runtime.windows.count if self.runtime is not None else 0
 
     def show_window(self) -> None:
         """Open the operator window (any thread), noting that one is on its way."""
