@@ -145,6 +145,7 @@ def test_streaming_client_that_hangs_up_is_abandoned(server, operator):
     operator.wait_for(1, outcome="abandoned")
 
 
+@pytest.mark.slow  # the client's own timeout has to pass
 def test_timed_out_client_retry_attaches_to_the_same_exchange(server, operator):
     # openai-python retries a timed-out request by itself; the operator must see it once.
     patient = client(server, timeout=1.0, max_retries=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import openai
 import pytest
@@ -24,6 +26,14 @@ def assert_openai_error(response: httpx.Response, status: int, param: str | None
     if param is not None:
         assert error["param"] == param
     return error
+
+
+@pytest.fixture(scope="module")
+def refusing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server for all the bad bodies: each is refused before anything is opened, so they
+    cannot disturb one another (each case checks that nothing waits)."""
+    with RunningServer(tmp_path_factory.mktemp("refusing") / "data") as running:
+        yield running
 
 
 @pytest.mark.parametrize(
@@ -51,8 +61,8 @@ def assert_openai_error(response: httpx.Response, status: int, param: str | None
         ("{\"model\": \"m\", \"messages\": [\"\udce9\"]}".encode("utf-8", "surrogatepass"), None),
     ],
 )
-def test_bad_chat_requests_get_a_400_in_openai_shape(server, body, param):
-    with httpx.Client(base_url=server.base) as http:
+def test_bad_chat_requests_get_a_400_in_openai_shape(refusing_server, body, param):
+    with httpx.Client(base_url=refusing_server.base) as http:
         response = http.post("/v1/chat/completions", content=body,
                              headers={"content-type": "application/json"})
         assert_openai_error(response, 400, param)

@@ -196,7 +196,9 @@ def test_take_over_mid_stream_keeps_what_was_sent(tmp_path, upstream):
     assert row["author"] == "auto+takeover"
 
 
-@pytest.mark.parametrize("failure", ["fail_auth", "rate_limit", "stall", "down", "error_mid_stream"])
+@pytest.mark.parametrize("failure", [
+    "fail_auth", "rate_limit", pytest.param("stall", marks=pytest.mark.slow),  # waits out a timeout
+    "down", "error_mid_stream"])
 def test_auto_failure_falls_back_to_the_operator(tmp_path, upstream, failure):
     if failure == "down":
         upstream.go_down()
@@ -277,6 +279,7 @@ def test_without_a_profile_auto_mode_stays_with_the_operator(tmp_path):
     assert client.text == "by hand"
 
 
+@pytest.mark.slow  # the client's own timeout has to pass
 def test_a_timed_out_auto_request_retried_by_the_client_is_answered_once(tmp_path, upstream):
     upstream.script.append(Behaviour(first_token_delay=2.5))  # slower than the client waits
     with running(tmp_path, upstream, "auto") as server:

@@ -197,6 +197,7 @@ def test_no_export_holds_a_key_or_the_operator_token(research_log, format):
         assert secret not in text
 
 
+@pytest.mark.slow  # imports Hugging Face datasets (and pyarrow): seconds
 @pytest.mark.parametrize("format", [f for f in exports.FORMATS if f != "csv"])
 def test_jsonl_formats_load_with_hugging_face_datasets(research_log, format, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

@@ -26,6 +26,9 @@ from tests.tray.conftest import (
     wait_for_log,
 )
 
+# The whole desktop app in its own process, under Xvfb: seconds each, so out of the quick tier.
+pytestmark = pytest.mark.slow
+
 
 def healthy(port: int) -> bool:
     try:
