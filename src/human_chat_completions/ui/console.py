@@ -80,7 +80,7 @@ class Console:
         self.delivery = ft.Dropdown(
             options=[ft.DropdownOption(key="live", text=t("delivery_live")),
                      ft.DropdownOption(key="paced", text=t("delivery_paced"))],
-            value=self.settings.delivery_style, on_select=self._on_delivery, width=270,
+            value=self.settings.delivery_style, on_select=self._on_delivery, width=310,
             dense=True, visible=False,
         )
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,

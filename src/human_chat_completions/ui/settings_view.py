@@ -140,7 +140,7 @@ class SettingsView:
             label=t("settings_default_mode"), value=settings.default_mode.value, width=260,
             options=_options([(m.value, t(f"mode_{m.value}")) for m in Mode]))
         self.delivery = ft.Dropdown(
-            label=t("settings_delivery"), value=settings.delivery_style, width=260,
+            label=t("settings_delivery"), value=settings.delivery_style, width=310,
             options=_options([("live", t("delivery_live")), ("paced", t("delivery_paced"))]))
         self.send_key = ft.Dropdown(
             label=t("settings_send_key"), value=settings.send_key, width=340,
