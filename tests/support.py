@@ -35,6 +35,17 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """wait_until for a test running on the loop that does the work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
 class RunningServer:
     """`hcc serve` in a thread of the test process: a real uvicorn on 127.0.0.1."""
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -77,7 +76,7 @@ def test_operator_window_closed_and_reopened_mid_reply(tmp_path):
         type_text(page, "Once upon a time ")  # live typing releases finished words only
         wait_until(lambda: participant.received == "Once upon a time ", timeout=10)
         page.close()  # the operator's window crashes or is closed
-        time.sleep(0.5)
+        wait_until(lambda: server.runtime.windows.count == 0)
         page = open_window(browser, server.base)
         wait_for_text(page, "erin")
         conversation(page, "erin").click()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -201,29 +202,37 @@ def test_long_non_stream_wait_sends_headers_early_and_still_parses(tmp_path):
         operator = Operator(running.base)
         import httpx
 
+        headers_in = threading.Event()  # the response began before the operator answered
         with httpx.Client(base_url=running.base, timeout=10) as http, ThreadPoolExecutor(1) as pool:
             def raw() -> tuple[int, bytes]:
                 with http.stream("POST", "/v1/chat/completions",
                                  json={"model": "m", "messages": [{"role": "user", "content": "x"}]}) as r:
+                    headers_in.set()
                     return r.status_code, r.read()
 
             future = pool.submit(raw)
             [exchange] = operator.wait_for(1)
-            wait_until(lambda: running.runtime.switchboard.get(exchange["id"]).readers == 1)
-            import time
-            time.sleep(0.5)
+            assert headers_in.wait(10)
             operator.reply(exchange["id"], "late but fine")
             status, body = future.result(10)
         assert status == 200
-        assert body.startswith(b"\n ")  # headers and whitespace went out before the answer
+        assert body.startswith(b"\n")  # headers and whitespace went out before the answer
         import json
         assert json.loads(body)["choices"][0]["message"]["content"] == "late but fine"
 
+        early = threading.Event()
+
+        def official_client_call(api: openai.OpenAI):
+            # The official client's call returns its response object as soon as headers arrive.
+            with api.chat.completions.with_streaming_response.create(
+                    model="m", messages=[{"role": "user", "content": "y"}]) as response:
+                early.set()
+                return response.parse()
+
         with ThreadPoolExecutor(1) as pool, client(running) as api:
-            future = pool.submit(api.chat.completions.create, model="m",
-                                 messages=[{"role": "user", "content": "y"}])
+            future = pool.submit(official_client_call, api)
             [exchange] = operator.wait_for(1)
-            time.sleep(0.4)
+            assert early.wait(10)
             operator.reply(exchange["id"], "parsed by openai")
             assert future.result(10).choices[0].message.content == "parsed by openai"
         operator.close()

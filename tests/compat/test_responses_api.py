@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -203,15 +204,17 @@ def test_long_non_stream_wait_sends_headers_early(tmp_path):
     settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
     with RunningServer(tmp_path / "data", settings) as running, client(running) as api:
         operator = Operator(running.base)
-        import time
+        early = threading.Event()  # headers and whitespace before the operator answered
 
         def slow_answer_call():
-            return api.responses.create(model="m", input="slow")
+            with api.responses.with_streaming_response.create(model="m", input="slow") as response:
+                early.set()
+                return response.parse()
 
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(slow_answer_call)
             [exchange] = operator.wait_for(1)
-            time.sleep(0.5)
+            assert early.wait(10)
             operator.reply(exchange["id"], "late but parsed")
             assert future.result(10).output_text == "late but parsed"
         operator.close()

@@ -13,6 +13,7 @@ from human_chat_completions.core.delivery import (
     send_paced,
     stable_prefix_length,
 )
+from tests.support import eventually
 
 
 def open_exchange(stream: bool = True) -> tuple[Switchboard, str]:
@@ -56,7 +57,7 @@ async def test_live_typing_releases_finished_words_after_the_pause_and_hands_the
     assert board.get(exchange_id).reply.text == ""  # nothing while typing goes on
     typing.update("Good morni")  # corrected before the pause: the typo never leaves
     typing.update("Good morning wor")
-    await asyncio.sleep(0.15)
+    await eventually(lambda: board.get(exchange_id).reply.text)
     assert board.get(exchange_id).reply.text == "Good morning "
     assert released == ["Good morning "] and typing.unsent == "wor"
     typing.update("world")  # the editor now holds only what was not sent
@@ -72,8 +73,7 @@ async def test_live_typing_never_releases_an_open_composition():
     await asyncio.sleep(0.1)
     assert board.get(exchange_id).reply.text == ""
     typing.update("Hello HCC ")
-    await asyncio.sleep(0.1)
-    assert board.get(exchange_id).reply.text == "Hello HCC "
+    await eventually(lambda: board.get(exchange_id).reply.text == "Hello HCC ")
 
 
 async def test_live_typing_stops_when_the_exchange_closes():

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -179,6 +178,3 @@ def wait_for_log(tmp_path: Path, text: str, timeout: float = 30) -> str:
     wait_until(lambda: text in read_log(tmp_path), timeout=timeout, interval=0.1)
     return read_log(tmp_path)
 
-
-def sleep_briefly() -> None:
-    time.sleep(0.3)
