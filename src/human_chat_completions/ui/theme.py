@@ -151,6 +151,9 @@ def build_theme(palette: Palette) -> ft.Theme:
         card_bgcolor=palette.surface_container_low,
         divider_color=palette.outline_variant,
         hint_color=palette.on_surface_variant,
+        # Keyboard-first operators must see where they are: a stronger focus highlight than
+        # Material's faint default.
+        focus_color=ft.Colors.with_opacity(0.32, palette.primary),
     )
 
 
