@@ -4,6 +4,7 @@ waiting conversations, Alt+letters act on drafts and modes, F1 lists the keys.""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from human_chat_completions.config import Settings
 from human_chat_completions.copilot.profiles import Profile
@@ -102,30 +103,30 @@ def test_enter_sends_and_the_focus_stays_in_the_editor(tmp_path, browser):
         page.close()
 
 
-def test_shift_enter_adds_a_line_and_ctrl_enter_setting_flips_it(tmp_path, browser):
-    with RunningServer(tmp_path / "data", Settings(language="en", first_token_delay=0)) as server:
+@contextmanager
+def two_lines_typed(data_dir, browser, send_key: str, new_line: str):
+    """Lena asks for two lines; the operator types them with `new_line` pressed between."""
+    settings = Settings(language="en", first_token_delay=0, send_key=send_key)
+    with RunningServer(data_dir, settings) as server:
         page = open_window(browser, server.base)
         participant = StreamingParticipant(server.base, "lena", "Two lines please")
         open_conversation(page, "lena", "Two lines please")
         type_text(page, "Line one", delay=15)
-        page.keyboard.press("Shift+Enter")
+        page.keyboard.press(new_line)
         type_text(page, "Line two", delay=15)
+        yield page, participant
+        page.close()
+
+
+def test_shift_enter_adds_a_line_and_ctrl_enter_setting_flips_it(tmp_path, browser):
+    with two_lines_typed(tmp_path / "data", browser, "enter", "Shift+Enter") as (page, participant):
         page.keyboard.press("Enter")
         assert participant.text() == "Line one\nLine two"
-        page.close()
-    settings = Settings(language="en", first_token_delay=0, send_key="ctrl_enter")
-    with RunningServer(tmp_path / "data2", settings) as server:
-        page = open_window(browser, server.base)
-        participant = StreamingParticipant(server.base, "lena", "Two lines please")
-        open_conversation(page, "lena", "Two lines please")
-        type_text(page, "Line one", delay=15)
-        page.keyboard.press("Enter")
-        type_text(page, "Line two", delay=15)
+    with two_lines_typed(tmp_path / "data2", browser, "ctrl_enter", "Enter") as (page, participant):
         time.sleep(0.5)
         assert participant.received == ""  # Enter was a new line
         page.keyboard.press("Control+Enter")
         assert participant.text() == "Line one\nLine two"
-        page.close()
 
 
 def test_alt_arrows_reach_the_waiting_conversations_and_replies_go_by_keyboard_alone(tmp_path, browser):

@@ -113,7 +113,7 @@ class WindowDoor:
         peer = (scope.get("client") or ("", 0))[0]
         token = window_trusted.set((origin is None or own_origin) and is_loopback(peer))
         try:
-            await self.app(scope, receive, without_open_cors(send))
+            await self.app(scope, receive, without_open_cors(dropping_moot_frames(send)))
         finally:
             window_trusted.reset(token)
 
@@ -125,17 +125,24 @@ def without_open_cors(send: Callable) -> Callable:
         if message["type"] == "http.response.start":
             message["headers"] = [(key, value) for key, value in message.get("headers", [])
                                   if key.lower() != b"access-control-allow-origin"]
-        elif message["type"] == "websocket.send":
-            try:
-                await send(message)
-            except OSError:
-                # The window closed while a frame was on its way: the frame is moot. Raised, it
-                # ends Flet's send loop with an error before Flet marks the session disconnected,
-                # and the closed window would go on rendering every event (uvicorn's
-                # ClientDisconnected is an OSError).
-                pass
-            return
         await send(message)
+
+    return sending
+
+
+def dropping_moot_frames(send: Callable) -> Callable:
+    """A frame for a window that closed while it was on its way is moot. Raised, uvicorn's
+    ClientDisconnected (an OSError) ends Flet's send loop before Flet marks the session
+    disconnected, and the closed window would go on rendering every event."""
+
+    async def sending(message: dict) -> None:
+        if message["type"] != "websocket.send":
+            await send(message)
+            return
+        try:
+            await send(message)
+        except OSError:
+            pass
 
     return sending
 
