@@ -41,3 +41,42 @@ def test_a_plain_value_starts_a_store_of_the_runs_own(tmp_path: Path):
         assert runtime.switchboard.conversations.default_mode is Mode.AUTO
     finally:
         runtime.close()
+
+
+def test_a_window_closing_while_the_server_stops_does_not_break_the_stop(tmp_path: Path, monkeypatch):
+    """A browser's close frame can arrive just before the stop, while its connection is still
+    listed (its transport flushing): the stop must still close everything and end cleanly."""
+    import threading
+
+    from websockets.sync.client import connect
+
+    from tests.support import RunningServer, wait_until
+
+    crashes: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashes.append(args.exc_value))
+    running = RunningServer(tmp_path / "data").start()
+    with connect(f"ws://127.0.0.1:{running.port}/ui/ws", origin=f"http://127.0.0.1:{running.port}"):
+        websockets = lambda: [c for c in running.server.server_state.connections  # noqa: E731
+                              if hasattr(c, "conn")]
+        wait_until(lambda: len(websockets()) == 1)
+        window = websockets()[0]
+        # The close frame, read by the protocol but not yet answered: state CLOSING, still listed.
+        masked_close_1000 = bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
+        running.on_loop(lambda: window.conn.receive_data(masked_close_1000))
+        assert window.conn.state.name == "CLOSING"
+        running.stop()
+    assert crashes == []
+    assert window.transport.is_closing()
+
+
+def test_a_window_closed_before_it_registered_leaves_no_handler_behind(tmp_path: Path):
+    """Flet's handler waits for ever for a page that closed before registering; the door ends it."""
+    from websockets.sync.client import connect
+
+    from tests.support import RunningServer, wait_until
+
+    with RunningServer(tmp_path / "data") as running:
+        handlers = running.server.server_state.tasks
+        with connect(f"ws://127.0.0.1:{running.port}/ui/ws", origin=f"http://127.0.0.1:{running.port}"):
+            wait_until(lambda: len(handlers) == 1)
+        wait_until(lambda: not handlers, timeout=10)

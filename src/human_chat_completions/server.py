@@ -97,8 +97,20 @@ class Server(uvicorn.Server):
         )
         if ended:
             log.warning("ended %d unanswered requests at shutdown", ended)
+        self._spare_websockets_already_closing()
         await super().shutdown(sockets)
         await self.runtime.copilot.upstream.aclose()
+
+    def _spare_websockets_already_closing(self) -> None:
+        """A window whose browser sent its close frame stays in uvicorn's connections until its
+        transport has flushed; uvicorn's shutdown would send a second close there, which the
+        websockets protocol refuses (InvalidState), ending the server thread mid-shutdown with
+        sockets left open. Marking the close as sent makes uvicorn just close the transport."""
+        for connection in list(self.server_state.connections):
+            protocol = getattr(connection, "conn", None)  # the websockets-sansio protocol
+            state = getattr(protocol, "state", None)
+            if state is not None and state.name != "OPEN" and hasattr(connection, "close_sent"):
+                connection.close_sent = True
 
 
 def return_big_blocks_to_the_os() -> None:

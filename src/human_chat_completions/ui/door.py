@@ -10,6 +10,8 @@ skips the token.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import ipaddress
 from collections.abc import Callable, Iterable
@@ -18,6 +20,7 @@ from typing import Any
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
+CLOSED_WINDOW_GRACE_SECONDS = 2.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -113,7 +116,11 @@ class WindowDoor:
         peer = (scope.get("client") or ("", 0))[0]
         token = window_trusted.set((origin is None or own_origin) and is_loopback(peer))
         try:
-            await self.app(scope, receive, without_open_cors(dropping_moot_frames(send)))
+            sending = without_open_cors(dropping_moot_frames(send))
+            if scope["type"] == "websocket":
+                await ending_once_gone(self.app, scope, receive, sending)
+            else:
+                await self.app(scope, receive, sending)
         finally:
             window_trusted.reset(token)
 
@@ -145,6 +152,34 @@ def dropping_moot_frames(send: Callable) -> Callable:
             pass
 
     return sending
+
+
+async def ending_once_gone(app: ASGIApp, scope: Scope, receive: Callable, send: Callable) -> None:
+    """Flet's handler only ends its send loop for a window that registered, so a page closed or
+    reloaded before that left a handler waiting for ever (and held the server's stop for its
+    whole grace period). Once the socket is gone, the handler has a short grace to end."""
+    gone = asyncio.Event()
+
+    async def receiving() -> dict:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            gone.set()
+        return message
+
+    handler = asyncio.ensure_future(app(scope, receiving, send))
+    closed = asyncio.ensure_future(gone.wait())
+    try:
+        await asyncio.wait({handler, closed}, return_when=asyncio.FIRST_COMPLETED)
+        if not handler.done():
+            await asyncio.wait({handler}, timeout=CLOSED_WINDOW_GRACE_SECONDS)
+    finally:
+        closed.cancel()
+        if not handler.done():
+            handler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handler
+    if not handler.cancelled():
+        handler.result()  # the handler's own error is still the handler's
 
 
 async def refuse(scope: Scope, receive: Callable, send: Callable, reason: str) -> None:
