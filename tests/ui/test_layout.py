@@ -21,6 +21,7 @@ QUESTION = "こんにちは 🍜🏯☔ 駅の近くでおすすめのラーメ�
 FOLLOW_UP = ("Can you summarise this article in three bullet points?\nIt is about "
              "keeping a Wizard-of-Oz study believable for a whole hour. 😀👍")
 MENU = {"en": "Conversations list", "ja": "会話の一覧"}
+PLACEHOLDER = {"en": "Select a conversation", "ja": "左の一覧から会話を選んでください"}
 
 
 def box(page: Page, needle: str) -> dict[str, float] | None:
@@ -83,17 +84,16 @@ def choose(page: Page, language: str, label: str, other: str, expect: str, narro
         # second on a busy machine.
         page.wait_for_timeout(2000)
         settled_screenshot(page, shot + "-drawer")
-    if not narrow:
-        row(page, label).click()
-        wait_for_text(page, expect)
-        return
     # The list redraws every second (its timers tick): a click can meet a row's node just as it
     # is replaced and be lost, as a tap on a reflowing page can; tap again, as a person would.
+    # Chosen means: wide, the transcript's "select a conversation" prompt left; narrow, the
+    # drawer closed (`other`'s row left the screen). `expect` alone can match a row's preview.
+    gone = PLACEHOLDER[language] if not narrow else other
     for attempt in range(3):
         row(page, label).click()
         try:
-            page.wait_for_function("(other) => !document.querySelector('flt-semantics-host')"
-                                   ".textContent.includes(other)", arg=other, timeout=5_000)
+            page.wait_for_function("(gone) => !document.querySelector('flt-semantics-host')"
+                                   ".textContent.includes(gone)", arg=gone, timeout=5_000)
             break
         except PlaywrightTimeout:
             if attempt == 2:
