@@ -9,6 +9,7 @@ from human_chat_completions.config import Settings, load_settings
 from human_chat_completions.core import Mode
 from human_chat_completions.server import build_runtime
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.ui import door
 
 
 def ask(runtime, who: str):
@@ -53,6 +54,7 @@ def test_a_window_closing_while_the_server_stops_does_not_break_the_stop(tmp_pat
     from tests.support import RunningServer, wait_until
 
     crashes: list[BaseException] = []
+    monkeypatch.setattr(door, "CLOSED_WINDOW_GRACE_SECONDS", 0.1)  # Flet's unregistered handler
     monkeypatch.setattr(threading, "excepthook", lambda args: crashes.append(args.exc_value))
     running = RunningServer(tmp_path / "data").start()
     with connect(f"ws://127.0.0.1:{running.port}/ui/ws", origin=f"http://127.0.0.1:{running.port}"):
@@ -69,12 +71,13 @@ def test_a_window_closing_while_the_server_stops_does_not_break_the_stop(tmp_pat
     assert window.transport.is_closing()
 
 
-def test_a_window_closed_before_it_registered_leaves_no_handler_behind(tmp_path: Path):
+def test_a_window_closed_before_it_registered_leaves_no_handler_behind(tmp_path: Path, monkeypatch):
     """Flet's handler waits for ever for a page that closed before registering; the door ends it."""
     from websockets.sync.client import connect
 
     from tests.support import RunningServer, wait_until
 
+    monkeypatch.setattr(door, "CLOSED_WINDOW_GRACE_SECONDS", 0.1)
     with RunningServer(tmp_path / "data") as running:
         handlers = running.server.server_state.tasks
         with connect(f"ws://127.0.0.1:{running.port}/ui/ws", origin=f"http://127.0.0.1:{running.port}"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
@@ -26,14 +24,6 @@ def assert_openai_error(response: httpx.Response, status: int, param: str | None
     if param is not None:
         assert error["param"] == param
     return error
-
-
-@pytest.fixture(scope="module")
-def refusing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """One server for all the bad bodies: each is refused before anything is opened, so they
-    cannot disturb one another (each case checks that nothing waits)."""
-    with RunningServer(tmp_path_factory.mktemp("refusing") / "data") as running:
-        yield running
 
 
 @pytest.mark.parametrize(
@@ -61,20 +51,18 @@ def refusing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         ("{\"model\": \"m\", \"messages\": [\"\udce9\"]}".encode("utf-8", "surrogatepass"), None),
     ],
 )
-def test_bad_chat_requests_get_a_400_in_openai_shape(refusing_server, body, param):
-    with httpx.Client(base_url=refusing_server.base) as http:
-        response = http.post("/v1/chat/completions", content=body,
-                             headers={"content-type": "application/json"})
-        assert_openai_error(response, 400, param)
-        assert http.get("/health").json()["waiting"] == 0
+def test_bad_chat_requests_get_a_400_in_openai_shape(app_client, body, param):
+    response = app_client.post("/v1/chat/completions", content=body,
+                               headers={"content-type": "application/json"})
+    assert_openai_error(response, 400, param)
+    assert app_client.get("/health").json()["waiting"] == 0
 
 
-def test_bad_input_opens_no_exchange_and_the_server_still_answers(server, operator):
-    with httpx.Client(base_url=server.base) as http:
-        for _ in range(5):
-            http.post("/v1/chat/completions", content=b"{oops")
-    assert operator.exchanges() == []
-    assert httpx.get(server.base + "/v1/models").status_code == 200
+def test_bad_input_opens_no_exchange_and_the_server_still_answers(app_client, operator_headers):
+    for _ in range(5):
+        app_client.post("/v1/chat/completions", content=b"{oops")
+    assert app_client.get("/operator/api/exchanges", headers=operator_headers).json() == []
+    assert app_client.get("/v1/models").status_code == 200
 
 
 def test_everything_the_schema_allows_is_accepted_and_kept(server, operator):
@@ -122,10 +110,9 @@ def test_everything_the_schema_allows_is_accepted_and_kept(server, operator):
     assert json.loads(stored) == request
 
 
-def test_unknown_routes_and_methods(server):
-    with httpx.Client(base_url=server.base) as http:
-        assert_openai_error(http.post("/v1/completions-typo", json={}), 404)
-        assert_openai_error(http.get("/v1/chat/completions"), 405)
+def test_unknown_routes_and_methods(app_client):
+    assert_openai_error(app_client.post("/v1/completions-typo", json={}), 404)
+    assert_openai_error(app_client.get("/v1/chat/completions"), 405)
 
 
 def test_body_over_the_limit_is_a_413(tmp_path):
@@ -168,13 +155,13 @@ def test_openai_client_sees_bad_request_once_without_retrying(server, operator):
     assert operator.exchanges() == []
 
 
-def test_operator_api_needs_the_token(server):
-    with httpx.Client(base_url=server.base) as http:
-        assert_openai_error(http.get("/operator/api/exchanges"), 401)
-        wrong = http.get("/operator/api/exchanges", headers={"Authorization": "Bearer wrong"})
-        assert_openai_error(wrong, 401)
+def test_operator_api_needs_the_token(app_client):
+    assert_openai_error(app_client.get("/operator/api/exchanges"), 401)
+    wrong = app_client.get("/operator/api/exchanges", headers={"Authorization": "Bearer wrong"})
+    assert_openai_error(wrong, 401)
 
 
-def test_operator_reply_to_unknown_exchange_is_404_and_bad_body_is_400(server, operator):
-    assert_openai_error(operator.http.post("/exchanges/ex_nope/reply", json={"text": "x"}), 404)
-    assert_openai_error(operator.http.post("/exchanges/ex_nope/reply", content=b"{bad"), 400)
+def test_operator_reply_to_unknown_exchange_is_404_and_bad_body_is_400(app_client, operator_headers):
+    reply = "/operator/api/exchanges/ex_nope/reply"
+    assert_openai_error(app_client.post(reply, json={"text": "x"}, headers=operator_headers), 404)
+    assert_openai_error(app_client.post(reply, content=b"{bad", headers=operator_headers), 400)

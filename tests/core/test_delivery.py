@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import time
 
 from human_chat_completions.config import Settings
@@ -66,31 +65,34 @@ async def test_live_typing_releases_finished_words_after_the_pause_and_hands_the
     assert exchange.reply.text == "Good morning world!" and exchange.state.value == "done"
 
 
-async def test_live_typing_never_releases_an_open_composition():
+async def test_live_typing_never_releases_an_open_composition(clock):
     board, exchange_id = open_exchange()
-    typing = LiveTyping(board, exchange_id, idle=0.02)
+    typing = LiveTyping(board, exchange_id, idle=0.8)
     typing.update("Hello えいち")  # the operator pauses to pick a conversion
-    await asyncio.sleep(0.1)
+    await clock.advance(5)
     assert board.get(exchange_id).reply.text == ""
     typing.update("Hello HCC ")
-    await eventually(lambda: board.get(exchange_id).reply.text == "Hello HCC ")
+    await clock.advance(0.7)
+    assert board.get(exchange_id).reply.text == ""  # not paused long enough yet
+    await clock.advance(0.1)
+    assert board.get(exchange_id).reply.text == "Hello HCC "
 
 
-async def test_live_typing_stops_when_the_exchange_closes():
+async def test_live_typing_stops_when_the_exchange_closes(clock):
     board, exchange_id = open_exchange()
-    typing = LiveTyping(board, exchange_id, idle=0.02)
+    typing = LiveTyping(board, exchange_id, idle=0.8)
     typing.update("Too late now ")
     board.detach(board.get(exchange_id))  # the client went away
-    await asyncio.sleep(0.08)
+    await clock.advance(1)
     assert board.get(exchange_id).reply.text == ""
     typing.send("Too late now")  # nothing to write to, and no error
 
 
-async def test_live_typing_holds_everything_for_a_non_stream_client_until_send():
+async def test_live_typing_holds_everything_for_a_non_stream_client_until_send(clock):
     board, exchange_id = open_exchange(stream=False)
-    typing = LiveTyping(board, exchange_id, idle=0.01)
+    typing = LiveTyping(board, exchange_id, idle=0.8)
     typing.update("Hello there friend ")
-    await asyncio.sleep(0.05)
+    await clock.advance(5)
     assert board.get(exchange_id).reply.text == ""
     typing.send("Hello there friend, edited")
     assert board.get(exchange_id).reply.text == "Hello there friend, edited"

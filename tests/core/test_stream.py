@@ -22,13 +22,15 @@ async def test_every_reader_gets_every_piece_even_one_that_joins_late():
     assert stream.text == "Hello" and stream.finish_reason == "stop"
 
 
-async def test_silence_yields_keepalive_markers_and_failure_ends_the_stream():
+async def test_silence_yields_keepalive_markers_and_failure_ends_the_stream(clock):
     stream = ReplyStream()
-    reader = asyncio.create_task(collect(stream, keepalive=0.01))
-    await asyncio.sleep(0.05)
+    reader = asyncio.create_task(collect(stream, keepalive=15))
+    await clock.advance(1)  # the reader is waiting
+    for _ in range(3):
+        await clock.advance(15)
     stream.fail(StreamError("gone"))
     pieces = await reader
-    assert pieces and set(pieces) == {None}
+    assert pieces == [None, None, None]
     assert stream.error == StreamError("gone") and stream.closed
 
 
