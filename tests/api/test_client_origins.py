@@ -8,14 +8,15 @@ import httpx
 import openai
 
 from human_chat_completions.config import Settings
+from tests.api.conftest import in_process
 from tests.support import Operator, RunningServer
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "planted"}]}
 
 
-def test_a_foreign_page_cannot_queue_work(server, operator):
+def test_a_foreign_page_cannot_queue_work(app_client, operator_headers):
     for path in ("/v1/chat/completions", "/chat/completions", "/v1/responses"):
-        response = httpx.post(server.base + path, json=CHAT,
+        response = app_client.post(path, json=CHAT,
                               headers={"Origin": "https://evil.example", "Content-Type": "text/plain"})
         assert response.status_code == 403, path
         error = response.json()["error"]
@@ -23,11 +24,11 @@ def test_a_foreign_page_cannot_queue_work(server, operator):
         assert set(error) == {"message", "type", "param", "code"}
         assert "allowed_client_origins" in error["message"]
         assert response.headers["x-should-retry"] == "false"
-    preflight = httpx.options(server.base + "/v1/chat/completions", headers={
+    preflight = app_client.options("/v1/chat/completions", headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 403
     assert "access-control-allow-origin" not in preflight.headers
-    assert operator.exchanges() == []
+    assert app_client.get("/operator/api/exchanges", headers=operator_headers).json() == []
 
 
 def test_server_side_sdks_send_no_origin_and_are_unaffected(server, operator):
@@ -69,8 +70,8 @@ def test_an_allowed_web_chat_app_gets_cors_answers(tmp_path):
 
 
 def test_star_allows_any_page(tmp_path):
-    with RunningServer(tmp_path / "data", Settings(allowed_client_origins=["*"])) as server:
-        preflight = httpx.options(server.base + "/v1/chat/completions", headers={
+    with in_process(tmp_path / "data", Settings(allowed_client_origins=["*"])) as app_client:
+        preflight = app_client.options("/v1/chat/completions", headers={
             "Origin": "https://anywhere.example", "Access-Control-Request-Method": "POST"})
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] in ("*", "https://anywhere.example")
