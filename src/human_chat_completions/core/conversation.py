@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from human_chat_completions.core.exchange import Mode, message_text
+from human_chat_completions.core.study import Condition
 
 
 @dataclass(eq=False)
@@ -21,6 +22,7 @@ class Conversation:
     mode: Mode
     identity: str | None = None
     owner: str | None = None  # the participant whose key opened it: only they can reach it
+    condition: Condition | None = None  # the owner's study condition
     created_at: float = field(default_factory=time.time)
     exchange_ids: list[str] = field(default_factory=list)
 

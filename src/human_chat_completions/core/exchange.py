@@ -106,11 +106,18 @@ class Exchange:
     note: str | None = None
     tag: str | None = None
     side_request: str | None = None
+    study: str | None = None  # the study and condition of the participant who asked
+    condition: str | None = None
+    operator: str | None = None  # the named operator who wrote the reply
+    claimed_by: str | None = None  # the named operator answering it: others may not
+    guard_phrase: str | None = None  # a guard phrase the reply held
+    guard_action: str | None = None  # "held" (stopped for the operator) or "forced" (sent anyway)
     notice: str | None = None  # for the operator, in English (the API and the log)
     notice_code: str | None = None  # the same, for the window to say in its language
     received_at: float = field(default_factory=time.time)
     shown_at: float | None = None
     first_keystroke_at: float | None = None
+    sent_at: float | None = None  # the operator's Send: paced delivery starts here
     first_byte_at: float | None = None
     done_at: float | None = None
     requests: RequestCache | None = field(default=None, repr=False)

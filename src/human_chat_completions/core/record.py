@@ -60,6 +60,7 @@ class Timestamps(_Part):
     shown_at: str | None = None
     first_draft_token_at: str | None = None
     first_keystroke_at: str | None = None
+    sent_at: str | None = None
     first_byte_at: str | None = None
     done_at: str | None = None
 
@@ -98,6 +99,12 @@ class ExchangeRecord(_Part):
     note: str | None = None
     tag: str | None = None
     side_request: str | None = None  # the rule that recognised a chat app's own request
+    study: str | None = None
+    condition: str | None = None
+    operator: str | None = None  # the named operator who wrote the reply
+    claimed_by: str | None = None
+    guard_phrase: str | None = None
+    guard_action: str | None = None  # held | forced
     notice: str | None = None
     notice_code: str | None = None
     regenerate_of: str | None = None
@@ -106,8 +113,9 @@ class ExchangeRecord(_Part):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def participant(self) -> str | None:
-        """The conversation's label: who the researcher sees in tables."""
-        return self.conversation.label
+        """Who the researcher sees in tables: the participant whose key sent it (a study's
+        `P01`), else the conversation's label."""
+        return self.conversation.owner or self.conversation.label
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -170,7 +178,7 @@ def record_of(exchange: Exchange, conversation: Conversation | ConversationRef) 
         timestamps=Timestamps(
             received_at=iso(exchange.received_at), shown_at=iso(exchange.shown_at),
             first_draft_token_at=iso(exchange.first_draft_token_at),
-            first_keystroke_at=iso(exchange.first_keystroke_at),
+            first_keystroke_at=iso(exchange.first_keystroke_at), sent_at=iso(exchange.sent_at),
             first_byte_at=iso(exchange.first_byte_at), done_at=iso(exchange.done_at),
         ),
         outcome=exchange.state.value,
@@ -179,6 +187,12 @@ def record_of(exchange: Exchange, conversation: Conversation | ConversationRef) 
         note=exchange.note,
         tag=exchange.tag,
         side_request=exchange.side_request,
+        study=exchange.study,
+        condition=exchange.condition,
+        operator=exchange.operator,
+        claimed_by=exchange.claimed_by,
+        guard_phrase=exchange.guard_phrase,
+        guard_action=exchange.guard_action,
         notice=exchange.notice,
         notice_code=exchange.notice_code,
         regenerate_of=exchange.regenerate_of,

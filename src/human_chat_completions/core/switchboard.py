@@ -25,6 +25,7 @@ from human_chat_completions.core.exchange import (
 )
 from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import StreamError
+from human_chat_completions.core.study import Condition
 
 
 class ExchangeClosedError(Exception):
@@ -65,15 +66,20 @@ class Switchboard:
         fingerprint: str = "",
         client: ClientInfo | None = None,
         is_retry: bool = False,
+        condition: Condition | None = None,
     ) -> Exchange:
         """Take a new request, or return the waiting exchange that this request is a retry of.
-        `owner` is the participant whose key sent it: `identity` picks among their threads only."""
+        `owner` is the participant whose key sent it: `identity` picks among their threads only.
+        `condition` is the owner's study condition: a new thread starts in its mode, and every
+        exchange carries its study and name."""
         twin = self._twin(fingerprint, is_retry)
         if twin is not None:
             self._revive(twin)
             return twin
         messages = list(request.get("messages") or [])
         conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner)
+        if condition is not None and conversation.condition != condition:
+            self._enter_condition(conversation, condition, is_new)
         exchange = Exchange(
             held_request=request,
             requests=self.requests,
@@ -83,6 +89,8 @@ class Switchboard:
             client=client or ClientInfo(),
             fingerprint=fingerprint,
             regenerate_of=regenerates,
+            study=condition.study if condition else None,
+            condition=condition.name if condition else None,
         )
         self.exchanges[exchange.id] = exchange
         if fingerprint:
@@ -93,6 +101,15 @@ class Switchboard:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
         return exchange
+
+    def _enter_condition(self, conversation: Conversation, condition: Condition, is_new: bool) -> None:
+        """A thread takes its participant's condition: new, or continued after a restart (the log
+        keeps names, the study file the rest). An existing thread keeps the mode the operator chose."""
+        conversation.condition = condition
+        if is_new and condition.mode is not None:
+            conversation.mode = condition.mode
+        if not is_new:
+            self.events.publish(ConversationChanged(conversation))
 
     def _twin(self, fingerprint: str, is_retry: bool) -> Exchange | None:
         twin = self._by_fingerprint.get(fingerprint) if fingerprint else None
@@ -122,6 +139,22 @@ class Switchboard:
         exchange.readers -= 1
         if exchange.readers == 0 and exchange.state.open:
             self._close(exchange, ExchangeState.ABANDONED)
+
+    def mark_sent(self, exchange_id: str) -> Exchange:
+        """The operator pressed Send: paced delivery counts its first-token delay from here."""
+        exchange = self.exchanges[exchange_id]
+        if exchange.sent_at is None:
+            exchange.sent_at = time.time()
+            self.events.publish(ExchangeChanged(exchange))
+        return exchange
+
+    def flag_guard(self, exchange_id: str, phrase: str, action: str) -> Exchange:
+        """The reply held a guard phrase: `held` (stopped for the operator) or `forced` (the
+        operator sent it anyway). A forced reply stays flagged even if held before."""
+        exchange = self.exchanges[exchange_id]
+        exchange.guard_phrase, exchange.guard_action = phrase, action
+        self.events.publish(ExchangeChanged(exchange))
+        return exchange
 
     def note_first_byte(self, exchange: Exchange) -> None:
         if exchange.first_byte_at is None:
