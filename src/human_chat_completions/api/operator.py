@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from human_chat_completions import operators
 from human_chat_completions.api.errors import APIError
 from human_chat_completions.api.requests import bearer_token
 from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Switchboard
@@ -26,11 +28,16 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.core.record import ExchangeRecord, iso, record_of
+from human_chat_completions.core.switchboard import ExchangeClaimedError
 from human_chat_completions.token_guard import TokenGuard
+
+log = logging.getLogger(__name__)
 
 
 def require_operator(request: Request) -> None:
-    """The operator token, with wrong guesses from one address slowed down (429 while it waits)."""
+    """The main operator token or a named operator's (`hcc operators add`), with wrong guesses from
+    one address slowed down (429 while it waits). `request.state.operator` is the operator's name,
+    None for the main token."""
     guard: TokenGuard = request.app.state.token_guard
     address = request.client.host if request.client else ""
     wait = guard.wait_seconds(address)
@@ -42,7 +49,13 @@ def require_operator(request: Request) -> None:
             code="too_many_wrong_tokens",
         )
     expected: str = request.app.state.operator_token
-    if not hmac.compare_digest(bearer_token(request).encode(), expected.encode()):
+    token = bearer_token(request)
+    main = hmac.compare_digest(token.encode(), expected.encode())
+    name = None if main else operators.name_for_token(token)
+    # Written through the state's dict: `request.state.operator = …` reads to the one-writer check
+    # (tests/core/test_one_writer.py) as a write to an exchange's `operator`.
+    request.scope.setdefault("state", {})["operator"] = name
+    if not main and name is None:
         guard.failed(address)
         raise APIError(
             401,
@@ -72,6 +85,11 @@ class NoteBody(BaseModel):
 
 class ChooseBody(BaseModel):
     draft_id: str | None = None
+
+
+class ClaimBody(BaseModel):
+    take_over: bool = Field(
+        default=False, description="Take the exchange from the operator holding it (noted on it).")
 
 
 class FailBody(BaseModel):
@@ -150,9 +168,56 @@ def _closed_error(error: ExchangeClosedError) -> APIError:
     )
 
 
+def _claimed_error(error: ExchangeClaimedError) -> APIError:
+    return APIError(
+        409,
+        f"Exchange {error.exchange.id} is claimed by {error.holder}, who answers it. To take over "
+        f"from {error.holder}, POST /operator/api/exchanges/{error.exchange.id}/claim with "
+        '{"take_over": true}.',
+        type="conflict_error",
+        code="exchange_claimed",
+    )
+
+
+def _claim(request: Request, exchange_id: str, take_over: bool = False) -> Exchange:
+    """The acting named operator claims the exchange: 404, or 409 if it is closed or another holds it."""
+    switchboard, operator = _switchboard(request), request.state.operator
+    exchange = _exchange(switchboard, exchange_id)
+    holder = exchange.claimed_by
+    try:
+        switchboard.claim(exchange.id, operator, take_over=take_over)
+    except ExchangeClaimedError as error:
+        raise _claimed_error(error) from None
+    except ExchangeClosedError as error:
+        raise _closed_error(error) from None
+    if holder not in (None, operator):
+        log.info("operator %s took exchange %s over from %s", operator, exchange.id, holder)
+    return exchange
+
+
+def _claim_to_reply(request: Request, exchange_id: str) -> None:
+    """A named operator's reply claims the exchange (409 while another holds it) and names them as
+    its writer, whichever way the text then goes (at once or paced)."""
+    exchange = _claim(request, exchange_id)
+    _switchboard(request).reply(exchange.id, "", operator=request.state.operator)
+
+
+@router.post("/exchanges/{exchange_id}/claim", response_model=None, responses=_RECORD)
+async def claim(request: Request, exchange_id: str, body: ClaimBody | None = None) -> dict[str, Any]:
+    """The acting named operator answers this exchange; other operators' replies get 409. One held
+    by another operator stays theirs unless `take_over` is true (noted on the exchange and logged)."""
+    if request.state.operator is None:
+        raise APIError(400, "Only a named operator claims exchanges: use a token from "
+                            "`hcc operators add NAME`.", code="operator_unnamed")
+    exchange = _claim(request, exchange_id, take_over=body is not None and body.take_over)
+    return exchange_json(exchange, _switchboard(request))
+
+
 @router.post("/exchanges/{exchange_id}/reply")
 async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str, Any]:
     """Append text to the reply at once; `done: true` finishes it."""
+    if request.state.operator is not None:  # the main token's operator may answer any exchange
+        _claim_to_reply(request, exchange_id)
     switchboard = _switchboard(request)
     exchange = _exchange(switchboard, exchange_id)
     if body.draft_id is not None:

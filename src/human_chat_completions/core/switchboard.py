@@ -36,6 +36,15 @@ class ExchangeClosedError(Exception):
         self.exchange = exchange
 
 
+class ExchangeClaimedError(Exception):
+    """Another named operator holds the exchange: only they answer it, unless it is taken over."""
+
+    def __init__(self, exchange: Exchange, holder: str) -> None:
+        super().__init__(f"exchange {exchange.id} is claimed by {holder}")
+        self.exchange = exchange
+        self.holder = holder
+
+
 class Switchboard:
     """Holds every exchange and conversation of this run and routes replies to waiting clients.
 
@@ -174,9 +183,13 @@ class Switchboard:
         done: bool = False,
         author: Author = Author.HUMAN,
         finish_reason: str = "stop",
+        operator: str | None = None,
     ) -> Exchange:
-        """Append text to the reply (the client receives it at once); `done` finishes it."""
+        """Append text to the reply (the client receives it at once); `done` finishes it.
+        `operator` is the named operator writing: the record names the last one who wrote."""
         exchange = self._writable(exchange_id, author)
+        if operator is not None:
+            exchange.operator = operator
         if text:
             exchange.reply.write(text)
             self._replying(exchange)
@@ -278,6 +291,23 @@ class Switchboard:
         exchange.notice, exchange.notice_code = message, code
         self.events.publish(ExchangeChanged(exchange))
         return exchange
+
+    def claim(self, exchange_id: str, operator: str, take_over: bool = False) -> Exchange:
+        """The named `operator` answers this open exchange; the first to claim holds it. Held by
+        another, it raises ExchangeClaimedError unless `take_over`, which moves it with a notice."""
+        exchange = self.exchanges[exchange_id]
+        if not exchange.state.open:
+            raise ExchangeClosedError(exchange)
+        holder = exchange.claimed_by
+        if holder == operator:
+            return exchange
+        if holder is not None and not take_over:
+            raise ExchangeClaimedError(exchange, holder)
+        exchange.claimed_by = operator
+        if holder is None:
+            self.events.publish(ExchangeChanged(exchange))
+            return exchange
+        return self.set_notice(exchange_id, f"Taken over from {holder} by {operator}.", "claim_taken_over")
 
     def take_over(self, exchange_id: str) -> Exchange:
         """The operator stops an auto answer (the caller stops the LLM): what was sent stays, and
