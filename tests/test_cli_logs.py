@@ -69,7 +69,7 @@ def test_show_prints_the_full_record(research_log):
     assert record["drafts"][0]["text"] == "Try The Little Prince."
     assert record["final"] == "Try The Little Prince!" and record["edit_distance"] == 1
     assert set(record["timestamps"]) == {"received_at", "shown_at", "first_draft_token_at",
-                                         "first_keystroke_at", "first_byte_at", "done_at"}
+                                         "first_keystroke_at", "sent_at", "first_byte_at", "done_at"}
     missing = hcc("show", "ex_missing", "--data-dir", str(data), ok=False)
     assert missing.exit_code != 0 and "no exchange" in missing.output
 

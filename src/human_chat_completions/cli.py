@@ -12,6 +12,7 @@ import typer
 from human_chat_completions.cli_copilot import keys_app, profiles_app
 from human_chat_completions.cli_logs import logs_app
 from human_chat_completions.cli_operators import operators_app
+from human_chat_completions.cli_study import study_app
 from human_chat_completions.config import load_settings
 from human_chat_completions.settings_store import SettingsStore
 
@@ -24,6 +25,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(keys_app, name="keys")
 app.add_typer(operators_app, name="operators")
+app.add_typer(study_app, name="study")
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")]

@@ -40,6 +40,8 @@ AuthorOption = Annotated[
     typer.Option(help="Only replies by: human, copilot, edited, auto, auto+takeover, timeout-policy."),
 ]
 ModeOption = Annotated[str | None, typer.Option(help="Only this mode: human, copilot, auto.")]
+StudyOption = Annotated[str | None, typer.Option(help="Only exchanges of this study.")]
+ConditionOption = Annotated[str | None, typer.Option(help="Only exchanges in this study condition.")]
 OutcomeOption = Annotated[
     str | None, typer.Option(help=f"Only this outcome: {', '.join(queries.OUTCOMES)}.")
 ]
@@ -74,7 +76,8 @@ def opened_log(data_dir: Path | None) -> Iterator[sqlite3.Connection]:
 
 def make_filters(since: str | None, until: str | None, conversation: str | None,
                  participant: str | None, author: str | None, mode: str | None,
-                 outcome: str | None, include_unfinished: bool = True) -> queries.Filters:
+                 outcome: str | None, include_unfinished: bool = True, study: str | None = None,
+                 condition: str | None = None) -> queries.Filters:
     try:
         since_at = queries.parse_when(since) if since else None
     except ValueError as error:
@@ -85,7 +88,7 @@ def make_filters(since: str | None, until: str | None, conversation: str | None,
         raise typer.BadParameter(str(error), param_hint="--until") from None
     return queries.Filters(since=since_at, until=until_at, conversation=conversation,
                            participant=participant, author=author, mode=mode, outcome=outcome,
-                           include_unfinished=include_unfinished)
+                           include_unfinished=include_unfinished, study=study, condition=condition)
 
 
 def _width(text: str) -> int:
@@ -180,6 +183,8 @@ def logs_export(
              "edited and copilot in the training formats.")] = None,
     mode: ModeOption = None,
     outcome: OutcomeOption = None,
+    study: StudyOption = None,
+    condition: ConditionOption = None,
     include_unfinished: Annotated[
         bool, typer.Option(help="Also export abandoned, failed and interrupted exchanges.")
     ] = False,
@@ -192,10 +197,12 @@ def logs_export(
     ] = exports.KTO_THRESHOLD,
 ) -> None:
     """Export exchanges: jsonl, csv, openai-sft, openai-dpo, trl-preference, trl-kto, sharegpt."""
-    filters = make_filters(since, until, conversation, participant, None, mode, outcome)
+    filters = make_filters(since, until, conversation, participant, None, mode, outcome,
+                           study=study, condition=condition)
     rules = export_rules(author, include_unfinished, include_side_requests, kto_threshold, outcome)
     selection = {"since": since, "until": until, "conversation": conversation,
-                 "participant": participant, "mode": mode, "outcome": outcome}
+                 "participant": participant, "mode": mode, "outcome": outcome, "study": study,
+                 "condition": condition}
     with opened_log(data_dir) as db:
         found = queries.iter_records(db, filters)
         if out is None:
@@ -226,12 +233,17 @@ def logs_stats(
     author: AuthorOption = None,
     mode: ModeOption = None,
     outcome: OutcomeOption = None,
+    study: StudyOption = None,
+    condition: ConditionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the numbers as JSON.")] = False,
 ) -> None:
-    """Counts by author, mode and outcome; median response time and edit distance."""
-    filters = make_filters(since, until, conversation, participant, author, mode, outcome)
+    """Counts by author, mode and outcome; median response time and edit distance; per study
+    condition, the pace participants really saw against the condition's setting."""
+    filters = make_filters(since, until, conversation, participant, author, mode, outcome,
+                           study=study, condition=condition)
     with opened_log(data_dir) as db:
         numbers = queries.stats(queries.iter_records(db, filters))
+        numbers["by_condition"] = paces_checked(queries.by_condition(queries.iter_records(db, filters)))
     if as_json:
         typer.echo(json.dumps(numbers, ensure_ascii=False, indent=2))
         return
@@ -249,3 +261,36 @@ def logs_stats(
     typer.echo("median edit distance: "
                + (f"{distance:g} (over {numbers['with_edit_distance']} edited or sent drafts)"
                   if distance is not None else "-"))
+    for name, group in numbers["by_condition"].items():
+        typer.echo(f"condition {name}: {group['exchanges']} exchanges, "
+                   f"{group['paced_replies']} paced replies")
+        for label, key, unit in (("first token", "first_token_ms", "ms"),
+                                 ("token rate", "tokens_per_second", "tokens/s")):
+            measured, setting = group[f"median_{key}"], group["setting"].get(key)
+            flag = "  OFF BY MORE THAN 10 %" if key in group["off_setting"] else ""
+            typer.echo(f"  {label}: {_number(measured)} {unit} delivered (median), "
+                       f"setting {_number(setting)}{flag}")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def paces_checked(groups: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each condition's delivered pace beside its setting in the study file; `off_setting` names
+    the medians more than 10 % away from it."""
+    from human_chat_completions.studies import StudyBook
+
+    book = StudyBook()
+    for name, group in groups.items():
+        study_name, _, condition_name = name.partition("/")
+        study = book.get(study_name)
+        found = study.definition.conditions.get(condition_name) if study else None
+        setting = {"first_token_ms": found.first_token_ms,
+                   "tokens_per_second": found.tokens_per_second} if found else {}
+        group["setting"] = setting
+        group["off_setting"] = [
+            key for key, wanted in setting.items()
+            if wanted and group[f"median_{key}"] is not None
+            and abs(group[f"median_{key}"] - wanted) > 0.1 * wanted]
+    return groups

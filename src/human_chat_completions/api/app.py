@@ -13,6 +13,7 @@ from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.api.origins import ClientOriginGate
 from human_chat_completions.core import Switchboard
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.studies import StudyBook
 from human_chat_completions.token_guard import TokenGuard
 
 
@@ -37,6 +38,8 @@ def create_app(
     app.state.switchboard = switchboard
     app.state.operator_token = operator_token
     app.state.token_guard = TokenGuard()
+    app.state.studies = StudyBook()  # a participant's study key names their condition
+    app.state.paced_sends = set()  # operator API replies on their way at a pace
     install_error_handlers(app)
     app.add_middleware(ClientOriginGate,
                        allowed_origins=lambda: settings.current.allowed_client_origins)

@@ -8,17 +8,18 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from human_chat_completions import operators
 from human_chat_completions.api.errors import APIError
 from human_chat_completions.api.requests import bearer_token
 from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Switchboard
 from human_chat_completions.core.conversation import Conversation
+from human_chat_completions.core.delivery import Pace, pace_for, send_paced
 from human_chat_completions.core.events import (
     ConversationChanged,
     Event,
@@ -28,6 +29,7 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.core.record import ExchangeRecord, iso, record_of
+from human_chat_completions.core.study import guard_hit
 from human_chat_completions.core.switchboard import ExchangeClaimedError
 from human_chat_completions.token_guard import TokenGuard
 
@@ -72,6 +74,15 @@ class ReplyBody(BaseModel):
     done: bool = False
     draft_id: str | None = Field(
         default=None, description="The copilot draft this reply is based on (sent as is or edited).")
+    delivery: Literal["now", "paced"] = Field(
+        default="now", description="`paced`: the whole text at the conversation's pace, then done.")
+    force: bool = Field(default=False, description="Send even if the reply holds a guard phrase.")
+
+    @model_validator(mode="after")
+    def _paced_is_whole(self) -> ReplyBody:
+        if self.delivery == "paced" and not self.done:
+            raise ValueError("paced delivery sends the whole reply: set done to true")
+        return self
 
 
 class RegenerateBody(BaseModel):
@@ -114,6 +125,9 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "identity": conversation.identity,
         "owner": conversation.owner,
         "mode": conversation.mode.value,
+        "study": conversation.condition.study if conversation.condition else None,
+        "condition": conversation.condition.name if conversation.condition else None,
+        "persona": conversation.condition.persona if conversation.condition else None,
         "created_at": iso(conversation.created_at),
         "exchange_ids": list(conversation.exchange_ids),
     }
@@ -196,10 +210,8 @@ def _claim(request: Request, exchange_id: str, take_over: bool = False) -> Excha
 
 
 def _claim_to_reply(request: Request, exchange_id: str) -> None:
-    """A named operator's reply claims the exchange (409 while another holds it) and names them as
-    its writer, whichever way the text then goes (at once or paced)."""
-    exchange = _claim(request, exchange_id)
-    _switchboard(request).reply(exchange.id, "", operator=request.state.operator)
+    """A named operator's reply claims the exchange (409 while another holds it)."""
+    _claim(request, exchange_id)
 
 
 @router.post("/exchanges/{exchange_id}/claim", response_model=None, responses=_RECORD)
@@ -222,11 +234,44 @@ async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str
     exchange = _exchange(switchboard, exchange_id)
     if body.draft_id is not None:
         _choose(switchboard, exchange, body.draft_id)
+    if not exchange.state.open:
+        raise _closed_error(ExchangeClosedError(exchange))
+    _guard(switchboard, exchange, body)
+    if body.delivery == "paced":
+        _send_paced(request, exchange, body.text)
+        return exchange_json(exchange, switchboard)
     try:
-        switchboard.reply(exchange.id, body.text, done=body.done)
+        switchboard.reply(exchange.id, body.text, done=body.done, operator=request.state.operator)
     except ExchangeClosedError as error:
         raise _closed_error(error) from None
     return exchange_json(exchange, switchboard)
+
+
+def _guard(switchboard: Switchboard, exchange: Exchange, body: ReplyBody) -> None:
+    """A reply that would break the persona (a study's guard phrase) is held: 409 naming the
+    phrase, unless the operator forces it. Either way the exchange is flagged."""
+    condition = switchboard.conversation(exchange.conversation_id).condition
+    phrase = guard_hit(exchange.reply.text + body.text, condition.guard_phrases) if condition else None
+    if phrase is None:
+        return
+    switchboard.flag_guard(exchange.id, phrase, "forced" if body.force else "held")
+    if not body.force:
+        raise APIError(409, f"The reply contains the guard phrase {phrase!r}; it was held. Send "
+                            "it with \"force\": true if it is meant.", type="conflict_error",
+                       param=phrase, code="guard_phrase")
+
+
+def _send_paced(request: Request, exchange: Exchange, text: str) -> None:
+    """The whole reply at the conversation's pace (its study condition's, else the settings'),
+    as the window's Send does; the call returns at once."""
+    settings = request.app.state.settings_store.current
+    condition = _switchboard(request).conversation(exchange.conversation_id).condition
+    pace = pace_for(condition, Pace(settings.first_token_delay, settings.tokens_per_second))
+    sending: set[asyncio.Task] = request.app.state.paced_sends
+    task = asyncio.get_running_loop().create_task(
+        send_paced(_switchboard(request), exchange.id, text, pace, operator=request.state.operator))
+    sending.add(task)  # held until done: the loop keeps only weak references to tasks
+    task.add_done_callback(sending.discard)
 
 
 def _choose(switchboard: Switchboard, exchange: Exchange, draft_id: str | None) -> None:

@@ -17,6 +17,7 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.exchange import ClientInfo
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.studies import Participant, Study, StudyBook
 
 RETRY_HEADERS = ("x-stainless-retry-count", "retry-attempt", "x-retry-count")
 
@@ -35,8 +36,11 @@ def current_settings(request: Request) -> Settings:
 
 def check_client_key(request: Request, settings: Settings) -> None:
     """With client keys configured, a key from them or a participant's is needed. With only
-    participant keys, a participant's key is needed unless anonymous clients are allowed."""
+    participant keys, a participant's key is needed unless anonymous clients are allowed. A study
+    participant's key is always good."""
     token = bearer_token(request)
+    if study_participant(request) is not None:
+        return
     if settings.client_api_keys:
         accepted = [*settings.client_api_keys, *settings.participant_keys]
     elif settings.participant_keys and not settings.allow_anonymous_clients:
@@ -103,6 +107,13 @@ def participant(request: Request, participant_keys: dict[str, str]) -> str | Non
     return None
 
 
+def study_participant(request: Request) -> tuple[Study, Participant] | None:
+    """The study participant whose key the request carries, if any."""
+    studies: StudyBook | None = getattr(request.app.state, "studies", None)
+    token = bearer_token(request)
+    return studies.find_key(token) if studies is not None and token else None
+
+
 def fingerprint(request: Request, payload: dict[str, Any]) -> str:
     """Same key and same body: what a client's automatic retry of a request looks like."""
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
@@ -143,11 +154,17 @@ def open_exchange(
     """Put a chat request (`chat`, validated as `parsed`) on the switchboard, or attach it to the
     waiting exchange it retries; `settings` are the request's (whose participant keys name its
     owner); `as_sent` is the body the client sent, when it was translated."""
+    in_study = study_participant(request)
+    owner, condition = participant(request, settings.participant_keys), None
+    if in_study is not None:
+        study, member = in_study
+        owner, condition = member.participant, study.condition(member.condition)
     return switchboard.open(
         chat,
         stream=bool(parsed.stream),
         identity=conversation_identity(request, parsed),
-        owner=participant(request, settings.participant_keys),
+        owner=owner,
+        condition=condition,
         fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
         client=client_info(request),
         is_retry=is_retry(request),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from human_chat_completions.core.exchange import Author
+from human_chat_completions.core.study import Condition
 from human_chat_completions.core.switchboard import Switchboard
 
 # A word is finished once whitespace or punctuation follows it (CJK has no spaces between words,
@@ -93,6 +94,7 @@ class LiveTyping:
         """Send: the rest goes, and the reply is finished."""
         self.cancel()
         if self._open():
+            self.switchboard.mark_sent(self.exchange_id)
             self.switchboard.reply(self.exchange_id, unsent, done=True, author=self.author)
         self.unsent = ""
 
@@ -127,19 +129,29 @@ def paced_pieces(text: str, pace: Pace) -> list[str]:
     return pieces
 
 
+def pace_for(condition: Condition | None, default: Pace) -> Pace:
+    """A study condition's pace where it sets one, the settings' elsewhere."""
+    if condition is None:
+        return default
+    delay = condition.first_token_ms / 1000 if condition.first_token_ms is not None else None
+    return Pace(default.first_token_delay if delay is None else delay,
+                condition.tokens_per_second or default.tokens_per_second, default.chars_per_token)
+
+
 async def send_paced(switchboard: Switchboard, exchange_id: str, text: str, pace: Pace,
-                     author: Author = Author.HUMAN) -> None:
-    """Stream `text` to the client at `pace`, then finish. Non-stream clients get it at once."""
-    exchange = switchboard.get(exchange_id)
+                     author: Author = Author.HUMAN, operator: str | None = None) -> None:
+    """Stream `text` to the client at `pace`, then finish. Non-stream clients get it at once.
+    `operator` is the named operator sending it (None: the window or the main token)."""
+    exchange = switchboard.mark_sent(exchange_id)
     if not exchange.stream:
-        switchboard.reply(exchange_id, text, done=True, author=author)
+        switchboard.reply(exchange_id, text, done=True, author=author, operator=operator)
         return
     await asyncio.sleep(pace.first_token_delay)
     interval = 1.0 / pace.tokens_per_second
     for piece in paced_pieces(text, pace):
         if not exchange.state.open:
             return
-        switchboard.reply(exchange_id, piece, author=author)
+        switchboard.reply(exchange_id, piece, author=author, operator=operator)
         await asyncio.sleep(interval)
     if exchange.state.open:
-        switchboard.reply(exchange_id, "", done=True, author=author)
+        switchboard.reply(exchange_id, "", done=True, author=author, operator=operator)

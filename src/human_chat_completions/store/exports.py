@@ -35,7 +35,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id", "conversation_id", "participant", "received_at", "done_at", "outcome", "mode", "author",
     "model", "user_input", "final", "draft", "drafts", "edit_distance", "response_seconds",
-    "delivery_style", "operator_session", "note", "tag", "error", "side_request",
+    "delivery_style", "operator_session", "note", "tag", "error", "side_request", "study",
+    "condition", "operator", "guard_phrase", "guard_action",
 )
 # Keys a training example keeps from a request message; the rest (`refusal: null`, client
 # extras) is noise to a trainer.
@@ -206,6 +207,11 @@ def _csv_values(record: Record) -> Row:
         "tag": record.tag,
         "error": record.error,
         "side_request": record.side_request,
+        "study": record.study,
+        "condition": record.condition,
+        "operator": record.operator,
+        "guard_phrase": record.guard_phrase,
+        "guard_action": record.guard_action,
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from human_chat_completions.core.delivery import Pace, paced_pieces
 from human_chat_completions.core.record import ExchangeRecord
 from human_chat_completions.store.log import INTERRUPTED
 
@@ -65,6 +66,8 @@ class Filters:
     outcome: str | None = None
     include_unfinished: bool = True
     text: str | None = None
+    study: str | None = None
+    condition: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -77,6 +80,8 @@ class Filters:
             ("e.author = ?", self.author),
             ("e.mode = ?", self.mode),
             ("e.state = ?", self.outcome),
+            ("json_extract(e.record_json, '$.study') = ?", self.study),
+            ("json_extract(e.record_json, '$.condition') = ?", self.condition),
         ):
             if value is not None:
                 clauses.append(clause)
@@ -202,4 +207,47 @@ def stats(recs: Iterable[ExchangeRecord]) -> dict[str, Any]:
         "answered": len(times),
         "median_edit_distance": statistics.median(distances) if distances else None,
         "with_edit_distance": len(distances),
+    }
+
+
+def delivered_pace(rec: ExchangeRecord) -> tuple[float, float] | None:
+    """What a paced reply's participant really saw: (ms from Send to the first token, tokens per
+    second after it), or None for a reply that was not sent that way or never reached a client."""
+    stamps = rec.timestamps
+    if not (rec.stream and rec.outcome == "done" and stamps.sent_at and stamps.first_byte_at
+            and stamps.done_at):
+        return None
+    sent, first, done = (datetime.fromisoformat(t) for t in (stamps.sent_at, stamps.first_byte_at,
+                                                             stamps.done_at))
+    tokens = len(paced_pieces(rec.final, Pace()))
+    streaming = (done - first).total_seconds()
+    if tokens < 2 or streaming <= 0:
+        return None
+    return (first - sent).total_seconds() * 1000, tokens / streaming
+
+
+def by_condition(recs: Iterable[ExchangeRecord]) -> dict[str, dict[str, Any]]:
+    """Per study condition (`study/condition`): participants, exchanges, median response time,
+    median edit distance, guard holds, and the delivered pace's medians."""
+    groups: dict[str, list[ExchangeRecord]] = {}
+    for rec in recs:
+        if rec.condition is not None:
+            groups.setdefault(f"{rec.study}/{rec.condition}", []).append(rec)
+    return {name: _condition_numbers(group) for name, group in sorted(groups.items())}
+
+
+def _condition_numbers(group: list[ExchangeRecord]) -> dict[str, Any]:
+    times = [t for t in (r.response_seconds() for r in group) if t is not None]
+    distances = [r.edit_distance for r in group if r.edit_distance is not None]
+    paces = [p for p in (delivered_pace(r) for r in group) if p is not None]
+    median = statistics.median
+    return {
+        "participants": len({r.participant for r in group}),
+        "exchanges": len(group),
+        "median_response_seconds": median(times) if times else None,
+        "median_edit_distance": median(distances) if distances else None,
+        "guard_holds": sum(1 for r in group if r.guard_action is not None),
+        "paced_replies": len(paces),
+        "median_first_token_ms": median(p[0] for p in paces) if paces else None,
+        "median_tokens_per_second": median(p[1] for p in paces) if paces else None,
     }

@@ -15,7 +15,7 @@ import flet as ft
 
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
-from human_chat_completions.core.delivery import LiveTyping, Pace, send_paced
+from human_chat_completions.core.delivery import LiveTyping, Pace, pace_for, send_paced
 from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
@@ -375,7 +375,8 @@ class ReplyEditor:
         else:
             if typing is not None:
                 typing.cancel()
-            pace = Pace(self.settings.first_token_delay, self.settings.tokens_per_second)
+            pace = pace_for(self.switchboard.conversation(exchange.conversation_id).condition,
+                            Pace(self.settings.first_token_delay, self.settings.tokens_per_second))
             task = asyncio.get_running_loop().create_task(
                 send_paced(self.switchboard, exchange.id, text, pace))
             self._sending[exchange.id] = task
