@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from human_chat_completions.core.exchange import Author
-from human_chat_completions.core.study import Condition
+from human_chat_completions.core.study import Condition, guard_hit
 from human_chat_completions.core.switchboard import Switchboard
 
 # A word is finished once whitespace or punctuation follows it (CJK has no spaces between words,
@@ -80,7 +80,7 @@ class LiveTyping:
     def _release(self) -> None:
         self._idle_timer = None
         piece = self.unsent[:releasable_length(self.unsent)]
-        if not piece or not self._open():
+        if not piece or not self._open() or self._guarded(piece):
             return
         self.switchboard.reply(self.exchange_id, piece, author=self.author)
         self.unsent = self.unsent[len(piece):]
@@ -89,6 +89,12 @@ class LiveTyping:
 
     def _open(self) -> bool:
         return self.switchboard.get(self.exchange_id).state.open
+
+    def _guarded(self, piece: str) -> bool:
+        """Words holding a study's guard phrase wait in the editor for Send, which asks first."""
+        exchange = self.switchboard.get(self.exchange_id)
+        condition = self.switchboard.conversation(exchange.conversation_id).condition
+        return bool(condition) and guard_hit(exchange.reply.text + piece, condition.guard_phrases) is not None
 
     def send(self, unsent: str) -> None:
         """Send: the rest goes, and the reply is finished."""

@@ -33,6 +33,22 @@ def folded(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def guard_span(text: str, phrase: str) -> tuple[int, int] | None:
+    """Where in `text` (original characters) the folded `phrase` is, for the window to mark it.
+    Folding can change lengths (ß → ss), so positions map back character by character."""
+    starts: list[int] = []  # folded position → index of the original character it came from
+    folded_text = ""
+    for index, char in enumerate(text):
+        piece = folded(char)
+        starts += [index] * len(piece)
+        folded_text += piece
+    at = folded_text.find(folded(phrase.strip()))
+    if at < 0 or not phrase.strip():
+        return None
+    end = at + len(folded(phrase.strip())) - 1
+    return starts[at], starts[end] + 1
+
+
 def guard_hit(text: str, phrases: tuple[str, ...] | list[str]) -> str | None:
     """The first guard phrase that `text` holds (case- and width-insensitive), if any."""
     haystack = folded(text)

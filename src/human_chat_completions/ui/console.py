@@ -8,6 +8,7 @@ import flet as ft
 
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Mode, Switchboard
+from human_chat_completions.core.conversation import Conversation
 from human_chat_completions.core.exchange import Draft
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.conversation_list import ConversationList
@@ -20,6 +21,7 @@ from human_chat_completions.ui.transcript import RemoteImages, TranscriptView
 from human_chat_completions.ui.viewmodel import (
     ConversationRow,
     OperatorState,
+    conditions,
     latest_exchange,
     open_exchange,
 )
@@ -41,7 +43,7 @@ class Console:
         self.reply = ReplyEditor(switchboard, settings, self.state, t, style=self._style,
                                  on_send=self.send, on_keys=lambda: self.shortcuts.show_help())
         self.shortcuts = Shortcuts(self)
-        self.conversations = ConversationList(t, self.select, settings)
+        self.conversations = ConversationList(t, self.select, settings, on_filter=self._on_filter)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self.images = RemoteImages(on_load=self._image_loaded)
         self.notice = Notice(self.select)
@@ -81,13 +83,25 @@ class Console:
             options=[ft.DropdownOption(key="live", text=t("delivery_live")),
                      ft.DropdownOption(key="paced", text=t("delivery_paced"))],
             value=self.settings.delivery_style, on_select=self._on_delivery, width=310,
-            dense=True, visible=False,
+            dense=True,
         )
+        # Flutter gives a dropdown's button no name of its own: a screen reader reads this one.
+        # Shown and hidden as a whole: Flet refuses a Semantics whose content is invisible.
+        self.delivery_named = ft.Semantics(label=t("settings_delivery"), content=self.delivery,
+                                           visible=False)
         self.prompts = ft.Switch(label=t("show_prompt"), value=False, on_change=self._on_prompts,
                                  visible=False)
         self.markdown = ft.Switch(label=t("show_markdown"), value=self.state.markdown,
                                   on_change=self._on_markdown, visible=False)
         self.note = ft.Text("", size=12, italic=True, color=ft.Colors.ON_SURFACE_VARIANT)
+        # The participant's condition and the persona the operator plays (never sent to them).
+        self.condition_line = ft.Text("", size=12, weight=ft.FontWeight.BOLD, visible=False,
+                                      color=ft.Colors.ON_SECONDARY_CONTAINER)
+        self.persona_line = ft.Text("", size=12, italic=True, visible=False)
+        self.study_box = ft.Container(ft.Column([self.condition_line, self.persona_line],
+                                                spacing=2, tight=True),
+                                      bgcolor=ft.Colors.SECONDARY_CONTAINER, border_radius=8,
+                                      padding=ft.Padding(8, 4, 8, 4), visible=False)
         # The reply box's parts (ui/editor.py), placed here.
         self.editor, self.send_button = self.reply.field, self.reply.send_button
         self.delivered_box, self.canned = self.reply.sent_box, self.reply.canned
@@ -100,10 +114,10 @@ class Console:
         header = ft.Column([
             ft.Row([self.title, self.notice.view, self.prompts, self.markdown], spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
-            # Flutter gives a dropdown's button no name of its own: a screen reader reads this one.
-            ft.Row([self.mode, ft.Semantics(label=t("settings_delivery"), content=self.delivery)],
+            ft.Row([self.mode, self.delivery_named],
                    wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
+            self.study_box,
         ], spacing=4, tight=True)
         editor_row = ft.Row([self.editor, self.send_button, self.reply.keys_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
@@ -119,14 +133,29 @@ class Console:
 
     def render(self) -> None:
         """Re-render from state; cheap enough to call on every switchboard event."""
-        self.conversations.render(self.state.rows(self.switchboard), self.state.selected)
+        self.conversations.render(self.state.rows(self.switchboard), self.state.selected,
+                                  conditions(self.switchboard))
         self.render_selected()
+
+    def _on_filter(self, condition: str | None) -> None:
+        self.state.condition_filter = condition
+        self.render()
+
+    def _show_condition(self, conversation: Conversation | None) -> None:
+        condition = conversation.condition if conversation is not None else None
+        self.study_box.visible = self.condition_line.visible = condition is not None
+        self.persona_line.visible = bool(condition and condition.persona)
+        if condition is not None:
+            self.condition_line.value = self.t("condition_line", name=condition.name,
+                                               study=condition.study)
+            self.persona_line.value = self.t("persona_line", persona=condition.persona or "")
 
     def render_selected(self) -> None:
         conversation_id = self.state.selected
         conversation = self.switchboard.conversations.conversations.get(conversation_id or "")
-        for control in (self.mode, self.delivery, self.prompts, self.markdown):
+        for control in (self.mode, self.delivery_named, self.prompts, self.markdown):
             control.visible = conversation is not None
+        self._show_condition(conversation)
         if conversation is None:
             self.transcript.show(None, None, self.show_prompts, self.state.markdown)
             self.reply.show(None, selected=False)
@@ -158,7 +187,9 @@ class Console:
         if pending is None:
             self.note.value = self.t("nothing_to_answer")
         elif pending.notice_code:
-            self.note.value = self.t(f"notice_{pending.notice_code}")
+            # A notice newer than this window's strings still shows, in English.
+            key = f"notice_{pending.notice_code}"
+            self.note.value = self.t(key) if key in self.t.strings else (pending.notice or "")
             # Red only when something failed: a take-over is the operator's own doing.
             self.note.color = ft.Colors.ON_SURFACE_VARIANT if pending.notice_code == "taken_over" \
                 else ft.Colors.ERROR

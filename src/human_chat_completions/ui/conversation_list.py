@@ -52,6 +52,10 @@ class _RowView:
         self.unread = ft.Icon(ft.Icons.MARK_CHAT_UNREAD, size=14, color=ft.Colors.ERROR, visible=False)
         self.mode_text = ft.Text("", size=10)
         self.mode = ft.Container(self.mode_text, padding=ft.Padding(6, 1, 6, 1), border_radius=8)
+        self.condition_text = ft.Text("", size=10, color=ft.Colors.ON_SECONDARY_CONTAINER)
+        self.condition = ft.Container(self.condition_text, padding=ft.Padding(6, 1, 6, 1),
+                                      border_radius=8, bgcolor=ft.Colors.SECONDARY_CONTAINER,
+                                      border=ft.Border.all(1, ft.Colors.OUTLINE), visible=False)
         self.status = ft.Text("", size=12)
         self.level_icon = ft.Icon(ft.Icons.HOURGLASS_BOTTOM, size=12, visible=False)
         self.timer = ft.Text("", size=12)
@@ -62,7 +66,7 @@ class _RowView:
         self.control = ft.Container(
             ft.Column([
                 ft.Row([self.status_icon, self.label, self.unread, self.mode], spacing=6),
-                ft.Row([self.status, self.timer_chip], spacing=8),
+                ft.Row([self.status, self.timer_chip, self.condition], spacing=8),
                 self.preview,
             ], spacing=1, tight=True),
             padding=8, border_radius=8,
@@ -82,6 +86,8 @@ class _RowView:
         self.status.color = color if row.status in ("abandoned", "failed") else None
         self.status.italic = row.status == "abandoned"
         self.preview.value = row.preview
+        self.condition.visible = row.condition is not None
+        self.condition_text.value = row.condition or ""
         self.control.bgcolor = ft.Colors.SECONDARY_CONTAINER if selected else None
         self.control.opacity = 0.45 if row.side_only else 1.0
 
@@ -104,19 +110,32 @@ class ConversationList:
     row's timer and the longest wait's colour current, whatever else redraws."""
 
     def __init__(self, t: Translator, on_select: Callable[[str], None],
-                 settings: SettingsStore | None = None) -> None:
+                 settings: SettingsStore | None = None,
+                 on_filter: Callable[[str | None], None] | None = None) -> None:
         self.t = t
         self.on_select = on_select
+        self.on_filter = on_filter
         self.settings_store = settings
-        self.view = ft.ListView(expand=True, spacing=2)
+        self.rows_view = ft.ListView(expand=True, spacing=2)
+        # Shown once conversations of a study arrive: the operator can keep to one condition.
+        self.filter = ft.Dropdown(label=t("condition_filter"), dense=True, on_select=self._filtered,
+                                  value="")
+        # Named for screen readers; shown and hidden as a whole (Flet refuses a Semantics whose
+        # content is invisible).
+        self.filter_named = ft.Semantics(label=t("condition_filter"), content=self.filter,
+                                         visible=False)
+        self.view = ft.Column([self.filter_named, self.rows_view], expand=True, spacing=4)
         self._rows: dict[str, _RowView] = {}
         self._order: list[str] = []
         self._shown: dict[str, tuple[str, str]] = {}  # id -> (timer text, level) on screen
 
-    def render(self, rows: list[ConversationRow], selected: str | None) -> None:
+    def render(self, rows: list[ConversationRow], selected: str | None,
+               conditions: list[str] | None = None) -> None:
+        self._show_filter(conditions or [])
         if not rows:
             self._rows, self._order, self._shown = {}, [], {}
-            self.view.controls = [ft.Container(ft.Text(self.t("no_conversations"), italic=True), padding=12)]
+            self.rows_view.controls = [ft.Container(ft.Text(self.t("no_conversations"), italic=True),
+                                                    padding=12)]
             return
         views = {row.id: self._rows.get(row.id) or _RowView(row.id, self.t, self._clicked) for row in rows}
         for row in rows:
@@ -124,8 +143,19 @@ class ConversationList:
         self._rows = views
         self._order = [row.id for row in rows]
         self._shown = {}
-        self.view.controls = [views[conversation_id].control for conversation_id in self._order]
+        self.rows_view.controls = [views[conversation_id].control for conversation_id in self._order]
         self.tick()
+
+    def _show_filter(self, conditions: list[str]) -> None:
+        self.filter_named.visible = bool(conditions)
+        options = [ft.DropdownOption(key="", text=self.t("condition_all"))]
+        options += [ft.DropdownOption(key=name, text=name) for name in conditions]
+        if [o.key for o in options] != [o.key for o in self.filter.options or []]:
+            self.filter.options = options
+
+    def _filtered(self, event: ft.Event) -> None:
+        if self.on_filter is not None:
+            self.on_filter(self.filter.value or None)
 
     def _clicked(self, conversation_id: str) -> None:
         self.on_select(conversation_id)  # looked up at click time: the layout may wrap it

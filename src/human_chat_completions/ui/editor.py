@@ -17,7 +17,9 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.delivery import LiveTyping, Pace, pace_for, send_paced
 from human_chat_completions.core.drafts import edit_distance
+from human_chat_completions.core.study import guard_hit
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.viewmodel import OperatorState
 
@@ -363,12 +365,21 @@ class ReplyEditor:
         exchange = self._answerable()
         return exchange is not None and not (_blank(self.text) and not exchange.reply.text)
 
-    def send(self) -> None:
-        """Send the field's text to the exchange shown, live or paced, and empty the field."""
+    def send(self, forced: bool = False) -> None:
+        """Send the field's text to the exchange shown, live or paced, and empty the field. A
+        reply holding a study's guard phrase is held until the operator confirms (`forced`)."""
         exchange = self._answerable()
         if exchange is None or not self.can_send():
             return
         text = self.text
+        condition = self.switchboard.conversation(exchange.conversation_id).condition
+        phrase = guard_hit(exchange.reply.text + text, condition.guard_phrases) if condition else None
+        if phrase is not None:
+            self.switchboard.flag_guard(exchange.id, phrase, "forced" if forced else "held")
+            if not forced and self.field.page is not None:
+                GuardDialog(self.t, exchange.reply.text + text, phrase,
+                            on_send=lambda: self.send(forced=True)).open(self.field.page)
+                return
         typing = self._typing.pop(exchange.id, None)
         if self.style(exchange) == "live":
             (typing or LiveTyping(self.switchboard, exchange.id)).send(text)

@@ -7,6 +7,38 @@ from human_chat_completions.i18n import resolve_language, system_language
 
 __all__ = ["LOGS_STRINGS", "STRINGS", "Translator", "resolve_language", "system_language"]
 
+# Studies: a conversation's condition and persona, the guard, the study section of Settings.
+STUDY_STRINGS: dict[str, tuple[str, str]] = {
+    "condition_badge": ("Condition: {name}", "条件：{name}"),
+    "condition_line": ("Condition {name} ({study})", "条件 {name}（{study}）"),
+    "persona_line": ("Persona (not shown to the participant): {persona}",
+                     "ペルソナ（参加者には見えません）：{persona}"),
+    "condition_filter": ("Condition", "条件"),
+    "condition_all": ("All conditions", "すべての条件"),
+    "guard_title": ("This reply may break the illusion", "この返信は演出を壊すおそれがあります"),
+    "guard_explained": ("It contains the guard phrase “{phrase}”. Send it anyway?",
+                        "ガードフレーズ「{phrase}」が含まれています。このまま送りますか？"),
+    "guard_send": ("Send anyway", "このまま送る"),
+    "guard_edit": ("Keep editing", "編集に戻る"),
+    "notice_guard_held": ("The LLM's answer held a guard phrase and was stopped. Please finish by hand.",
+                          "LLM の回答にガードフレーズが含まれたため止めました。手で仕上げてください。"),
+    "notice_claim_taken_over": ("Another operator took this exchange over.",
+                                "別のオペレーターがこのやり取りを引き継ぎました。"),
+    "notice_condition_profile_missing": (
+        "The condition's copilot profile does not exist; the default profile answers.",
+        "条件のコパイロットプロファイルがないため、既定のプロファイルを使います。"),
+    "study_section": ("Study", "研究"),
+    "study_none": ("No study loaded. Load a study file (TOML) to create participants and their keys.",
+                   "研究は読み込まれていません。研究ファイル（TOML）を読み込むと参加者とキーが作られます。"),
+    "study_file": ("Study file (TOML) path", "研究ファイル（TOML）のパス"),
+    "study_load": ("Load study", "研究を読み込む"),
+    "study_loaded": ("Loaded {name}: {count} participants.", "{name} を読み込みました：参加者 {count} 人。"),
+    "study_summary": ("{name}: {count} participants, {assignment}, seed {seed}",
+                      "{name}：参加者 {count} 人、{assignment}、シード {seed}"),
+    "study_copy_key": ("Copy key", "キーをコピー"),
+}
+
+
 # The reply editor, its send key and the keyboard shortcuts (ui/editor.py, ui/keys.py).
 KEYBOARD_STRINGS: dict[str, tuple[str, str]] = {
     "reply_hint_enter": ("Type your reply… Enter sends, Shift+Enter adds a line",
@@ -260,6 +292,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notice_taken_over": ("Taken over: finish the reply by hand.", "引き継ぎました。手で返信を仕上げてください。"),
     "side_request": ("Side request ({rule}), answered automatically", "補助リクエスト（{rule}）：自動で回答済み"),
     "earlier_hidden": ("{count} earlier messages not shown", "以前のメッセージ {count} 件は非表示"),
+    **STUDY_STRINGS,
 }
 
 

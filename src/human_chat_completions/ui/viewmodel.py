@@ -25,6 +25,7 @@ class ConversationRow:
     unread: bool
     preview: str
     side_only: bool = False  # nothing but chat apps' own side requests (titles, tags): dimmed
+    condition: str | None = None  # the participant's study condition
 
 
 def open_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
@@ -72,6 +73,7 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
         unread=unread,
         preview=" ".join(preview.split())[:80],
         side_only=latest is not None and latest.side_request is not None,
+        condition=conversation.condition.name if conversation.condition else None,
     )
 
 
@@ -117,6 +119,7 @@ class OperatorState:
     seen_exchanges: set[str] = field(default_factory=set)
     seen_notices: set[tuple[str, str]] = field(default_factory=set)
     markdown: bool = False  # the transcript as Markdown instead of the text as sent
+    condition_filter: str | None = None  # only this study condition's conversations
 
     def note_notice(self, exchange: Exchange) -> bool:
         """True the first time this session sees this notice on this exchange (alert once)."""
@@ -145,9 +148,16 @@ class OperatorState:
 
     def rows(self, switchboard: Switchboard) -> list[ConversationRow]:
         conversations = switchboard.conversations.conversations.values()
+        wanted = self.condition_filter
         rows = [conversation_row(switchboard, c, c.id in self.unread) for c in conversations
-                if c.exchange_ids]
+                if c.exchange_ids and (wanted is None or (c.condition and c.condition.name == wanted))]
         return ordered_rows(rows)
+
+
+def conditions(switchboard: Switchboard) -> list[str]:
+    """The study conditions of this run's conversations, for the list's filter."""
+    return sorted({c.condition.name for c in switchboard.conversations.conversations.values()
+                   if c.condition is not None})
 
 
 def now() -> float:
