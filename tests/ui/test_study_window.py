@@ -17,6 +17,7 @@ from human_chat_completions.config import Settings
 from tests.support import Operator, RunningServer, wait_until
 from tests.ui.browser import focus_textbox, open_window, screen_text, type_text, wait_for_text
 from tests.ui.test_layout import row, settled_screenshot
+from tests.ui.test_settings_page import replace_text
 
 STUDY = """
 name = "aiko"
@@ -121,3 +122,26 @@ def test_condition_badge_persona_filter_and_guard(tmp_path, browser):
         operator.close()
         page.close()
     assert "cheerful" not in json.dumps(answers)  # the persona never reached a participant
+
+
+def test_the_settings_page_loads_a_study_and_lists_its_keys(tmp_path, browser):
+    (tmp_path / "aiko.toml").write_text(STUDY)
+    (tmp_path / "broken.toml").write_text('name = "x"\nparticipants = 0\n[conditions.a]\n')
+    with RunningServer(tmp_path / "data", Settings(language="en")) as server:
+        page = open_window(browser, server.base, height=2600)  # the whole page: no scrolling
+        page.get_by_role("button", name="Settings").click()
+        wait_for_text(page, "No study loaded")
+        replace_text(page, "Study file (TOML) path", str(tmp_path / "broken.toml"))
+        page.get_by_role("button", name="Load study").click()
+        wait_for_text(page, "participants: give a number (1 or more) or a list")  # the CLI's words
+        replace_text(page, "Study file (TOML) path", str(tmp_path / "aiko.toml"))
+        page.get_by_role("button", name="Load study").click()
+        wait_for_text(page, "Loaded aiko: 2 participants.")
+        wait_for_text(page, "aiko: 2 participants, fixed, seed 0")
+        keys = json.loads(CliRunner().invoke(app, ["study", "participants", "aiko", "--json"]).stdout)
+        text = screen_text(page)
+        assert all(p["key"] in text and p["condition"] in text for p in keys)
+        page.get_by_role("button", name="Copy ann's key").click()
+        wait_for_text(page, "Key copied.")
+        settled_screenshot(page, "study-settings")
+        page.close()

@@ -35,7 +35,7 @@ STUDY_STRINGS: dict[str, tuple[str, str]] = {
     "study_loaded": ("Loaded {name}: {count} participants.", "{name} を読み込みました：参加者 {count} 人。"),
     "study_summary": ("{name}: {count} participants, {assignment}, seed {seed}",
                       "{name}：参加者 {count} 人、{assignment}、シード {seed}"),
-    "study_copy_key": ("Copy key", "キーをコピー"),
+    "study_copy_key": ("Copy {participant}'s key", "{participant} のキーをコピー"),
 }
 
 

@@ -16,6 +16,7 @@ from human_chat_completions.copilot.profiles import Profile, default_profile, fi
 from human_chat_completions.core import Mode
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.study_view import StudySection
 
 
 def _blank_if_none(value: float | None) -> str:
@@ -182,6 +183,7 @@ class SettingsView:
         self._fresh = False  # the message and key were put here by this page's own action
         self.keys = ft.Column(spacing=4)
         self._render_keys()
+        self.study = StudySection(t)
         if previous is not None and previous._fresh:  # carried over once, never again
             self.message.value, self.message.color = previous.message.value, previous.message.color
             if previous.shown_key is not None and previous.new_key_box.visible:
@@ -221,6 +223,8 @@ class SettingsView:
                                   on_click=self._add_participant),
                         ft.Button(t("client_key_generate"), icon=ft.Icons.VPN_KEY,
                                   on_click=self._add_client_key)], wrap=True),
+                ft.Divider(),
+                self.study.view,
             ],
             scroll=ft.ScrollMode.AUTO, expand=True, spacing=12,
         )
