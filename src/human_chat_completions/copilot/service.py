@@ -12,11 +12,13 @@ import logging
 import time
 
 from human_chat_completions.config import Settings
-from human_chat_completions.copilot.profiles import Profile, default_profile
+from human_chat_completions.copilot.guard import StreamGuard
+from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 from human_chat_completions.copilot.side_requests import effective_rules, find_side_request
 from human_chat_completions.copilot.upstream import (
     Candidate,
     Finish,
+    Piece,
     TextDelta,
     ToolCallDelta,
     Upstream,
@@ -38,6 +40,8 @@ from human_chat_completions.core.events import (
     ExchangeClosed,
     ExchangeOpened,
 )
+from human_chat_completions.core.exchange import Draft
+from human_chat_completions.core.study import Condition, guard_hit
 from human_chat_completions.settings_store import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,7 @@ class Copilot:
         self._auto: dict[str, asyncio.Task] = {}
         self._away: dict[str, asyncio.TimerHandle] = {}
         self._interrupted: set[str] = set()
+        self._told_profile_missing: set[str] = set()
         switchboard.events.listen(self._on_event)
 
     @property
@@ -68,6 +73,41 @@ class Copilot:
     @property
     def available(self) -> bool:
         return self.profile is not None
+
+    def profile_for(self, exchange: Exchange) -> Profile | None:
+        """The profile its study condition names, else the default; a name with no such profile
+        falls back to the default and tells the operator (once per exchange)."""
+        condition = self._condition(exchange)
+        wanted = condition.profile if condition is not None else None
+        if wanted:
+            found = find_profile(self.settings.profiles, wanted)
+            if found is not None:
+                return found
+            self._profile_missing(exchange, wanted)
+        return self.profile
+
+    def _profile_missing(self, exchange: Exchange, wanted: str) -> None:
+        if exchange.id in self._told_profile_missing:
+            return
+        self._told_profile_missing.add(exchange.id)
+        fallback = self.profile
+        instead = f"the default profile {fallback.name!r}" if fallback else "no profile"
+        self._notice(exchange, "condition_profile_missing",
+                     f"The study condition asks for the copilot profile {wanted!r}, which does not "
+                     f"exist; using {instead}.")
+
+    def _condition(self, exchange: Exchange) -> Condition | None:
+        return self.switchboard.conversation(exchange.conversation_id).condition
+
+    def _instruction(self, exchange: Exchange, profile: Profile) -> str | None:
+        """The profile's instruction with the condition's persona after it (None: the profile's
+        own). It goes upstream only: the participant never receives it."""
+        condition = self._condition(exchange)
+        persona = (condition.persona or "").strip() if condition is not None else ""
+        if not persona:
+            return None
+        note = f"The persona to answer as (the participant never sees this note):\n{persona}"
+        return "\n\n".join(part for part in (profile.instruction.strip(), note) if part)
 
     def auto_running(self, exchange_id: str) -> bool:
         task = self._auto.get(exchange_id)
@@ -153,6 +193,7 @@ class Copilot:
     def _forget(self, exchange_id: str) -> None:
         self._disarm_away(exchange_id)
         self._auto.pop(exchange_id, None)
+        self._told_profile_missing.discard(exchange_id)
         for task in self._tasks.pop(exchange_id, set()):
             task.cancel()
 
@@ -163,12 +204,12 @@ class Copilot:
 
     def start_drafts(self, exchange: Exchange, extra_instruction: str | None = None) -> None:
         """Stream N candidate drafts into the exchange for the operator to use, edit or discard."""
-        profile = self.profile
-        if profile is None or not exchange.state.open:
+        profile = self.profile_for(exchange) if exchange.state.open else None
+        if profile is None:
             return
         candidates = self.upstream.draft_candidates(
             profile, exchange.messages, self.settings.draft_candidates, params=exchange.request,
-            extra_instruction=extra_instruction or None)
+            instruction=self._instruction(exchange, profile), extra_instruction=extra_instruction or None)
         for candidate in candidates:
             self._spawn(exchange, self._follow_draft(exchange, candidate, profile, extra_instruction))
 
@@ -194,23 +235,25 @@ class Copilot:
     # -- auto -------------------------------------------------------------------------------------
 
     def start_auto(self, exchange: Exchange) -> None:
-        profile = self.profile
-        if profile is not None and not self.auto_running(exchange.id):
+        if self.auto_running(exchange.id):
+            return
+        profile = self.profile_for(exchange)
+        if profile is not None:
             self._auto[exchange.id] = self._spawn(exchange, self._run_auto(exchange, profile))
 
     async def _run_auto(self, exchange: Exchange, profile: Profile) -> None:
-        """The upstream's stream straight to the client, chunk by chunk; on failure the operator
-        takes over with whatever was already sent."""
+        """The upstream's stream to the client chunk by chunk, through the condition's guard; on
+        failure the operator takes over with whatever was already sent."""
+        condition = self._condition(exchange)
+        guard = StreamGuard(condition.guard_phrases if condition is not None else ())
+        pieces = self.upstream.stream_reply(profile, exchange.messages, params=exchange.request,
+                                            instruction=self._instruction(exchange, profile))
         try:
-            async for piece in self.upstream.stream_reply(profile, exchange.messages,
-                                                          params=exchange.request):
-                if isinstance(piece, TextDelta):
-                    self.switchboard.reply(exchange.id, piece.text, author=Author.AUTO)
-                elif isinstance(piece, ToolCallDelta):
-                    self.switchboard.write_delta(exchange.id, {"tool_calls": piece.tool_calls})
-                elif isinstance(piece, Finish):
-                    self.switchboard.reply(exchange.id, "", done=True, author=Author.AUTO,
-                                           finish_reason=piece.finish_reason or "stop")
+            # Closing the stream on a hold stops the upstream, as a take-over's cancel does.
+            async with contextlib.aclosing(pieces):
+                async for piece in pieces:
+                    if not self._pass_on(exchange, piece, guard):
+                        return
         except UpstreamError as error:
             log.warning("auto answer failed for %s: %s", exchange.id, error.kind)
             self._auto.pop(exchange.id, None)  # the window stops saying the LLM is answering
@@ -218,6 +261,33 @@ class Copilot:
                          f"The LLM could not answer ({error.message}). Please answer by hand.")
         except ExchangeClosedError:
             pass  # the client left or the operator finished it
+
+    def _pass_on(self, exchange: Exchange, piece: Piece, guard: StreamGuard) -> bool:
+        """One upstream piece to the client; False once the guard held the reply."""
+        if isinstance(piece, TextDelta):
+            text, phrase = guard.feed(piece.text)
+            if text:
+                self.switchboard.reply(exchange.id, text, author=Author.AUTO)
+            if phrase is not None:
+                self._hold(exchange, phrase)
+                return False
+        elif isinstance(piece, ToolCallDelta):
+            self.switchboard.write_delta(exchange.id, {"tool_calls": piece.tool_calls})
+        elif isinstance(piece, Finish):
+            self.switchboard.reply(exchange.id, guard.flush(), done=True, author=Author.AUTO,
+                                   finish_reason=piece.finish_reason or "stop")
+        return True
+
+    def _hold(self, exchange: Exchange, phrase: str) -> None:
+        """The LLM was about to say a guard phrase: it stops there, flagged, and the operator
+        finishes the reply by hand (what went out stays)."""
+        log.info("auto answer for %s held at a guard phrase", exchange.id)
+        self._auto.pop(exchange.id, None)  # the window stops saying the LLM is answering
+        self.switchboard.take_over(exchange.id)
+        self.switchboard.flag_guard(exchange.id, phrase, "held")
+        self._notice(exchange, "guard_held",
+                     f"The LLM's reply was stopped before the guard phrase {phrase!r}; "
+                     "finish it by hand.")
 
     def take_over(self, exchange_id: str) -> bool:
         """Stop the LLM mid-stream; what was sent stays, the operator finishes by hand."""
@@ -252,14 +322,32 @@ class Copilot:
         exchange = self.switchboard.exchanges.get(exchange_id)
         if exchange is None or not exchange.state.open or exchange.reply.text:
             return
-        text = ""
+        text, draft = self._away_reply(exchange, action)
+        if not text or self._guard_stops(exchange, text):
+            return
+        if draft is not None:
+            self.switchboard.drafts.choose(exchange, draft.id)
+        with contextlib.suppress(ExchangeClosedError):
+            self.switchboard.reply(exchange_id, text, done=True, author=Author.TIMEOUT_POLICY)
+
+    def _away_reply(self, exchange: Exchange, action: str) -> tuple[str, Draft | None]:
         if action == "send_draft":
             usable = [d for d in exchange.drafts if d.text and not d.error]
             if usable:
-                self.switchboard.drafts.choose(exchange, usable[0].id)
-                text = usable[0].text
+                return usable[0].text, usable[0]
         elif action == "send_canned" and self.settings.canned_replies:
-            text = self.settings.canned_replies[0]
-        if text:
-            with contextlib.suppress(ExchangeClosedError):
-                self.switchboard.reply(exchange_id, text, done=True, author=Author.TIMEOUT_POLICY)
+            return self.settings.canned_replies[0], None
+        return "", None
+
+    def _guard_stops(self, exchange: Exchange, text: str) -> bool:
+        """Nobody is there to read what the away policy sends, so a reply holding a guard phrase
+        waits for the operator instead, flagged."""
+        condition = self._condition(exchange)
+        phrase = guard_hit(text, condition.guard_phrases) if condition is not None else None
+        if phrase is None:
+            return False
+        self.switchboard.flag_guard(exchange.id, phrase, "held")
+        self._notice(exchange, "guard_held",
+                     f"The away policy's reply holds the guard phrase {phrase!r}; it was not sent. "
+                     "Please answer by hand.")
+        return True
