@@ -113,6 +113,7 @@ def test_four_in_each_condition_and_each_request_carries_its_condition(tmp_path,
         (fast["participant"], "trust", "fast")]
 
 
+@pytest.mark.slow  # the conditions' delays have to pass: 0.8 s and 1.6 s, then the tokens
 def test_a_paced_send_reaches_the_client_at_the_conditions_pace(tmp_path, participants):
     fast = next(p for p in participants if p["condition"] == "fast")
     slow = next(p for p in participants if p["condition"] == "slow")

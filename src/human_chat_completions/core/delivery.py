@@ -94,7 +94,8 @@ class LiveTyping:
         """Words holding a study's guard phrase wait in the editor for Send, which asks first."""
         exchange = self.switchboard.get(self.exchange_id)
         condition = self.switchboard.conversation(exchange.conversation_id).condition
-        return bool(condition) and guard_hit(exchange.reply.text + piece, condition.guard_phrases) is not None
+        return condition is not None and \
+            guard_hit(exchange.reply.text + piece, condition.guard_phrases) is not None
 
     def send(self, unsent: str) -> None:
         """Send: the rest goes, and the reply is finished."""
