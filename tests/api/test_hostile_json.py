@@ -7,13 +7,15 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from tests.api.conftest import in_process
 from tests.api.test_errors import assert_openai_error
-from tests.support import Operator, RunningServer
+from tests.support import OPERATOR_TOKEN, wait_until
 
 DEEP = 10_000
 # Deep enough to get past a naive limit, shallow enough for json.loads to parse on its own: the
@@ -103,13 +105,15 @@ class Collected(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with RunningServer(tmp_path_factory.mktemp("hostile") / "data") as running:
-        yield running
+def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The app as `hcc serve` wires it, in-process: every case is refused before anything opens,
+    and then the same app must answer a normal request."""
+    with in_process(Path(tmp_path_factory.mktemp("hostile")) / "data") as client:
+        yield client
 
 
 @pytest.fixture
-def server_log(hostile_server: RunningServer) -> Iterator[Collected]:
+def server_log() -> Iterator[Collected]:
     handler = Collected()
     loggers = [logging.getLogger(), logging.getLogger("uvicorn"), logging.getLogger("uvicorn.error")]
     for logger in loggers:
@@ -119,82 +123,75 @@ def server_log(hostile_server: RunningServer) -> Iterator[Collected]:
         logger.removeHandler(handler)
 
 
-@pytest.fixture
-def hostile_operator(hostile_server: RunningServer) -> Iterator[Operator]:
-    operator = Operator(hostile_server.base)
-    yield operator
-    operator.close()
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
-def answered(server: RunningServer, operator: Operator, path: str, body: dict[str, Any] | bytes,
+def waiting(client: TestClient) -> list[dict[str, Any]]:
+    return client.get("/operator/api/exchanges", params={"outcome": "waiting"}, headers=OPERATOR).json()
+
+
+def answered(client: TestClient, path: str, body: dict[str, Any] | bytes,
              reply: str = "Still here.") -> dict:
     """Send a request, answer it as the operator, return the client's JSON."""
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    result: dict[str, httpx.Response] = {}
-
-    def send() -> None:
-        result["response"] = httpx.post(server.base + path, content=content, timeout=15)
-
-    thread = threading.Thread(target=send)
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(response=client.post(
+        path, content=content, headers={"content-type": "application/json"})))
     thread.start()
-    [exchange] = operator.wait_for(1)
-    result["exchange"] = exchange
-    operator.reply(exchange["id"], reply).raise_for_status()
+    [exchange] = wait_until(lambda: waiting(client))
+    client.post(f"/operator/api/exchanges/{exchange['id']}/reply", headers=OPERATOR,
+                json={"text": reply, "done": True}).raise_for_status()
     thread.join(15)
     response = result["response"]
     assert response.status_code == 200, response.text
     return {**response.json(), "seen_by_operator": exchange}
 
 
-def refused(server: RunningServer, path: str, body: bytes, param: str | None) -> dict:
-    with httpx.stream("POST", server.base + path, content=body, timeout=30,
-                      headers={"content-type": "application/json"}) as response:
-        # An accepted request would wait for the operator; its status says enough.
-        assert response.status_code == 400, f"{response.status_code}, not refused"
-        response.read()
+def refused(client: TestClient, path: str, body: bytes, param: str | None) -> dict:
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, f"{response.status_code}, not refused"
     error = assert_openai_error(response, 400, param)
     assert error["code"] == "invalid_json"
     return error
 
 
 @pytest.mark.parametrize(("body", "param"), CHAT_CASES.values(), ids=CHAT_CASES.keys())
-def test_hostile_chat_request_is_a_400(hostile_server, hostile_operator, server_log, body, param):
-    refused(hostile_server, "/v1/chat/completions", body, param)
+def test_hostile_chat_request_is_a_400(hostile_app, server_log, body, param):
+    refused(hostile_app, "/v1/chat/completions", body, param)
     assert server_log.problems() == []
-    assert hostile_operator.exchanges("waiting") == []
-    reply = answered(hostile_server, hostile_operator, "/v1/chat/completions",
+    assert waiting(hostile_app) == []
+    reply = answered(hostile_app, "/v1/chat/completions",
                      {"model": "m", "messages": [{"role": "user", "content": "hello?"}]})
     assert reply["choices"][0]["message"]["content"] == "Still here."
     assert server_log.problems() == []
 
 
 @pytest.mark.parametrize(("body", "param"), RESPONSES_CASES.values(), ids=RESPONSES_CASES.keys())
-def test_hostile_responses_request_is_a_400(hostile_server, hostile_operator, server_log, body,
-                                            param):
-    refused(hostile_server, "/v1/responses", body, param)
+def test_hostile_responses_request_is_a_400(hostile_app, server_log, body, param):
+    refused(hostile_app, "/v1/responses", body, param)
     assert server_log.problems() == []
-    assert hostile_operator.exchanges("waiting") == []
-    reply = answered(hostile_server, hostile_operator, "/v1/responses",
+    assert waiting(hostile_app) == []
+    reply = answered(hostile_app, "/v1/responses",
                      {"model": "m", "input": "hello?"})
     assert reply["output"][0]["content"][0]["text"] == "Still here."
     assert server_log.problems() == []
 
 
-def test_the_errors_say_what_is_wrong_in_plain_words(hostile_server):
-    deep = refused(hostile_server, "/v1/chat/completions", chat(metadata=nested_objects(DEEP)),
+def test_the_errors_say_what_is_wrong_in_plain_words(hostile_app):
+    deep = refused(hostile_app, "/v1/chat/completions", chat(metadata=nested_objects(DEEP)),
                    "metadata")
     assert "deep" in deep["message"] and "64" in deep["message"]
-    lone = refused(hostile_server, "/v1/responses", responses(input=LONE), "input")
+    lone = refused(hostile_app, "/v1/responses", responses(input=LONE), "input")
     assert "surrogate" in lone["message"] and "'input'" in lone["message"]
 
 
-def test_a_raw_surrogate_byte_sequence_is_refused_too(hostile_server):
+def test_a_raw_surrogate_byte_sequence_is_refused_too(hostile_app):
     # UTF-8 cannot encode a surrogate; json.loads would let these bytes through as one.
     body = '{"model": "m", "messages": [{"role": "user", "content": "\ud800"}]}'
-    refused(hostile_server, "/v1/chat/completions", body.encode("utf-8", "surrogatepass"), None)
+    refused(hostile_app, "/v1/chat/completions", body.encode("utf-8", "surrogatepass"), None)
 
 
-def test_escaped_surrogate_pairs_and_sane_nesting_are_accepted(hostile_server, hostile_operator):
+def test_escaped_surrogate_pairs_and_sane_nesting_are_accepted(hostile_app):
     """The checks refuse only what is broken: an escaped emoji (a proper pair) and tool
     parameters nested like a real JSON schema go through."""
     schema: dict[str, Any] = {"type": "string"}
@@ -203,15 +200,15 @@ def test_escaped_surrogate_pairs_and_sane_nesting_are_accepted(hostile_server, h
     body = chat(content=r'"smile \ud83d\ude00"',
                 tools='[{"type": "function", "function": {"name": "f", "parameters": '
                 + json.dumps(schema) + "}}]")
-    reply = answered(hostile_server, hostile_operator, "/v1/chat/completions", body, "😀")
+    reply = answered(hostile_app, "/v1/chat/completions", body, "😀")
     assert reply["seen_by_operator"]["user_input"] == "smile 😀"
     assert reply["choices"][0]["message"]["content"] == "😀"
 
 
-def test_the_limit_is_exactly_64_levels(hostile_server, hostile_operator):
+def test_the_limit_is_exactly_64_levels(hostile_app):
     # The body object is level 1, `extra` level 2; nested_objects(n) is n + 1 levels.
     def body(levels: int) -> bytes:
         return chat(extra=nested_objects(levels - 2))
 
-    refused(hostile_server, "/v1/chat/completions", body(65), "extra")
-    answered(hostile_server, hostile_operator, "/v1/chat/completions", body(64))
+    refused(hostile_app, "/v1/chat/completions", body(65), "extra")
+    answered(hostile_app, "/v1/chat/completions", body(64))
