@@ -56,7 +56,9 @@ class LiveTyping:
 
     def __init__(self, switchboard: Switchboard, exchange_id: str, idle: float = 0.8,
                  author: Author = Author.HUMAN,
-                 on_release: Callable[[str], None] | None = None) -> None:
+                 on_release: Callable[[str], None] | None = None,
+                 operator: str | None = None) -> None:
+        self.operator = operator  # the named operator typing (None: unnamed)
         self.switchboard = switchboard
         self.exchange_id = exchange_id
         self.idle = idle
@@ -82,7 +84,7 @@ class LiveTyping:
         piece = self.unsent[:releasable_length(self.unsent)]
         if not piece or not self._open() or self._guarded(piece):
             return
-        self.switchboard.reply(self.exchange_id, piece, author=self.author)
+        self.switchboard.reply(self.exchange_id, piece, author=self.author, operator=self.operator)
         self.unsent = self.unsent[len(piece):]
         if self.on_release is not None:
             self.on_release(piece)
@@ -102,7 +104,8 @@ class LiveTyping:
         self.cancel()
         if self._open():
             self.switchboard.mark_sent(self.exchange_id)
-            self.switchboard.reply(self.exchange_id, unsent, done=True, author=self.author)
+            self.switchboard.reply(self.exchange_id, unsent, done=True, author=self.author,
+                                   operator=self.operator)
         self.unsent = ""
 
     def cancel(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import flet as ft
 
+from human_chat_completions import operators
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
@@ -76,6 +77,7 @@ class OperatorWindow:
         self._stale = False  # settings changed while the window was away
         self._unlisten: Callable[[], None] | None = None
         self._show_console: Callable[[], None] = lambda: None
+        self.operator_name: str | None = None  # a named operator's token opened this window
 
     @property
     def settings(self) -> Settings:
@@ -109,7 +111,8 @@ class OperatorWindow:
             wait = self.token_guard.wait_seconds(address)
             if wait:
                 message.value = t("token_wait", seconds=math.ceil(wait))
-            elif hmac.compare_digest((field.value or "").strip().encode(), self.token.encode()):
+            elif (operator := self._operator_for((field.value or "").strip())) is not False:
+                self.operator_name = operator
                 self.page.controls.clear()
                 self.open_console()
             else:
@@ -121,6 +124,14 @@ class OperatorWindow:
             ft.Text(t("token_prompt")), field, ft.Button(t("token_submit"), on_click=submit), message,
         ], tight=True, spacing=12), padding=24))
 
+    def _operator_for(self, token: str) -> str | None | bool:
+        """Who a token signs in: None for the main token, a name for a named operator's token
+        (`hcc operators add`), False for neither."""
+        if hmac.compare_digest(token.encode(), self.token.encode()):
+            return None
+        name = operators.name_for_token(token) if token else None
+        return name if name is not None else False
+
     def open_console(self) -> None:
         t = self._translator()
         previous = self.console
@@ -130,6 +141,7 @@ class OperatorWindow:
         if previous is not None:
             console.reply.adopt(previous.reply)
             console.show_prompts = previous.show_prompts
+        console.state.operator = self.operator_name
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
         settings_view = SettingsView(self.settings_store, t, forget,

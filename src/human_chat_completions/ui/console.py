@@ -7,7 +7,7 @@ import contextlib
 import flet as ft
 
 from human_chat_completions.config import Settings
-from human_chat_completions.core import Exchange, Mode, Switchboard
+from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Switchboard
 from human_chat_completions.core.conversation import Conversation
 from human_chat_completions.core.exchange import Draft
 from human_chat_completions.settings_store import SettingsStore
@@ -98,6 +98,13 @@ class Console:
         self.condition_line = ft.Text("", size=12, weight=ft.FontWeight.BOLD, visible=False,
                                       color=ft.Colors.ON_SECONDARY_CONTAINER)
         self.persona_line = ft.Text("", size=12, italic=True, visible=False)
+        self.signed_in = ft.Text("", size=12, color=ft.Colors.ON_SURFACE_VARIANT, visible=False)
+        # Another named operator answering the exchange shown, and the way to take it over.
+        self.claim_text = ft.Text("", size=12, weight=ft.FontWeight.BOLD)
+        self.claim_button = ft.TextButton("", icon=ft.Icons.SWAP_HORIZ, on_click=self._take_claim)
+        self.claim_box = ft.Container(ft.Row([self.claim_text, self.claim_button], wrap=True),
+                                      bgcolor=ft.Colors.TERTIARY_CONTAINER, border_radius=8,
+                                      padding=ft.Padding(8, 2, 8, 2), visible=False)
         self.study_box = ft.Container(ft.Column([self.condition_line, self.persona_line],
                                                 spacing=2, tight=True),
                                       bgcolor=ft.Colors.SECONDARY_CONTAINER, border_radius=8,
@@ -112,12 +119,13 @@ class Console:
         # The view toggles share the title's line: the line below keeps the room for the mode and
         # the delivery control, and the notice appears without moving anything.
         header = ft.Column([
-            ft.Row([self.title, self.notice.view, self.prompts, self.markdown], spacing=12,
+            ft.Row([self.title, self.signed_in, self.notice.view, self.prompts, self.markdown], spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
             ft.Row([self.mode, self.delivery_named],
                    wrap=True, spacing=12,
                    vertical_alignment=ft.CrossAxisAlignment.CENTER),
             self.study_box,
+            self.claim_box,
         ], spacing=4, tight=True)
         editor_row = ft.Row([self.editor, self.send_button, self.reply.keys_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
@@ -135,6 +143,24 @@ class Console:
         """Re-render from state; cheap enough to call on every switchboard event."""
         self.conversations.render(self.state.rows(self.switchboard), self.state.selected,
                                   conditions(self.switchboard))
+        self.render_selected()
+
+    def _show_claim(self, pending: Exchange | None) -> None:
+        self.signed_in.visible = self.state.operator is not None
+        self.signed_in.value = self.t("signed_in_as", name=self.state.operator or "")
+        holder = self.state.held_by_other(pending)
+        self.claim_box.visible = holder is not None
+        if holder is not None:
+            self.claim_text.value = self.t("claim_held", holder=holder)
+            self.claim_button.content = self.t("claim_take_over", holder=holder)
+            self.claim_button.visible = self.state.operator is not None
+
+    def _take_claim(self, _event: ft.Event) -> None:
+        pending = self.reply.exchange
+        if pending is None or self.state.operator is None:
+            return
+        with contextlib.suppress(ExchangeClosedError):
+            self.switchboard.claim(pending.id, self.state.operator, take_over=True)
         self.render_selected()
 
     def _on_filter(self, condition: str | None) -> None:
@@ -181,6 +207,7 @@ class Console:
                                  self.t("delivery_forced_copilot") if forced else None)
 
     def _render_pending(self, pending: Exchange | None) -> None:
+        self._show_claim(pending)
         self.reply.show(pending, selected=True)
         self.copilot_panel.render(pending)
         self.note.color = ft.Colors.ON_SURFACE_VARIANT

@@ -18,6 +18,7 @@ from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.delivery import LiveTyping, Pace, pace_for, send_paced
 from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.study import guard_hit
+from human_chat_completions.core.switchboard import ExchangeClaimedError
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
@@ -175,8 +176,11 @@ class ReplyEditor:
         """The console shows this exchange (None: nothing to answer). The field stays enabled
         while a conversation is shown, so that focus stays in it after a reply is finished."""
         self.exchange = exchange
-        self.field.disabled = not selected
-        self.send_button.disabled = exchange is None or self.sent_here(exchange.id)
+        # A named operator leaves an exchange another one holds alone (the console offers to take
+        # it over); the main operator may answer anything, as with the API's main token.
+        blocked = self.state.operator is not None and self.state.held_by_other(exchange) is not None
+        self.field.disabled = not selected or blocked
+        self.send_button.disabled = exchange is None or self.sent_here(exchange.id) or blocked
         self._show_sent(exchange.reply.text if exchange is not None else "")
 
     def on_reply_delta(self, exchange: Exchange) -> None:
@@ -262,6 +266,11 @@ class ReplyEditor:
         exchange = self._answerable()
         if exchange is None:
             return
+        if self.state.operator is not None:
+            try:  # the first keystroke claims it: other operators now leave it alone
+                self.switchboard.claim(exchange.id, self.state.operator)
+            except ExchangeClaimedError:
+                return
         style = self.style(exchange)
         self.switchboard.mark_first_keystroke(exchange.id, style)
         if style == "live":
@@ -278,7 +287,8 @@ class ReplyEditor:
         typing = self._typing.get(exchange.id)
         if typing is None:
             typing = LiveTyping(self.switchboard, exchange.id, idle=self.settings.live_idle_seconds,
-                                on_release=lambda piece: self._released(exchange, piece))
+                                on_release=lambda piece: self._released(exchange, piece),
+                                operator=self.state.operator)
             self._typing[exchange.id] = typing
         return typing
 
@@ -382,14 +392,14 @@ class ReplyEditor:
                 return
         typing = self._typing.pop(exchange.id, None)
         if self.style(exchange) == "live":
-            (typing or LiveTyping(self.switchboard, exchange.id)).send(text)
+            (typing or LiveTyping(self.switchboard, exchange.id, operator=self.state.operator)).send(text)
         else:
             if typing is not None:
                 typing.cancel()
             pace = pace_for(self.switchboard.conversation(exchange.conversation_id).condition,
                             Pace(self.settings.first_token_delay, self.settings.tokens_per_second))
             task = asyncio.get_running_loop().create_task(
-                send_paced(self.switchboard, exchange.id, text, pace))
+                send_paced(self.switchboard, exchange.id, text, pace, operator=self.state.operator))
             self._sending[exchange.id] = task
             task.add_done_callback(lambda _task: self._sending.pop(exchange.id, None))
         self._set_text("")

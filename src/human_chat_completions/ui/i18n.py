@@ -27,6 +27,9 @@ STUDY_STRINGS: dict[str, tuple[str, str]] = {
     "notice_condition_profile_missing": (
         "The condition's copilot profile does not exist; the default profile answers.",
         "条件のコパイロットプロファイルがないため、既定のプロファイルを使います。"),
+    "claim_held": ("{holder} is answering this.", "{holder} さんが回答中です。"),
+    "claim_take_over": ("Take over from {holder}", "{holder} さんから引き継ぐ"),
+    "signed_in_as": ("Signed in as {name}", "{name} としてサインイン中"),
     "study_section": ("Study", "研究"),
     "study_none": ("No study loaded. Load a study file (TOML) to create participants and their keys.",
                    "研究は読み込まれていません。研究ファイル（TOML）を読み込むと参加者とキーが作られます。"),
