@@ -111,8 +111,8 @@ class OperatorWindow:
             wait = self.token_guard.wait_seconds(address)
             if wait:
                 message.value = t("token_wait", seconds=math.ceil(wait))
-            elif (operator := self._operator_for((field.value or "").strip())) is not False:
-                self.operator_name = operator
+            elif (signed_in := self._operator_for((field.value or "").strip()))[0]:
+                self.operator_name = signed_in[1]
                 self.page.controls.clear()
                 self.open_console()
             else:
@@ -124,13 +124,13 @@ class OperatorWindow:
             ft.Text(t("token_prompt")), field, ft.Button(t("token_submit"), on_click=submit), message,
         ], tight=True, spacing=12), padding=24))
 
-    def _operator_for(self, token: str) -> str | None | bool:
-        """Who a token signs in: None for the main token, a name for a named operator's token
-        (`hcc operators add`), False for neither."""
+    def _operator_for(self, token: str) -> tuple[bool, str | None]:
+        """Whether a token opens the window, and as whom: the main token as the unnamed main
+        operator, a named operator's token (`hcc operators add`) as them."""
         if hmac.compare_digest(token.encode(), self.token.encode()):
-            return None
+            return True, None
         name = operators.name_for_token(token) if token else None
-        return name if name is not None else False
+        return name is not None, name
 
     def open_console(self) -> None:
         t = self._translator()
@@ -141,7 +141,7 @@ class OperatorWindow:
         if previous is not None:
             console.reply.adopt(previous.reply)
             console.show_prompts = previous.show_prompts
-        console.state.operator = self.operator_name
+        console.state.signed_in = self.operator_name
         self.console = console
         forget = getattr(getattr(self.copilot, "upstream", None), "forget", None)
         settings_view = SettingsView(self.settings_store, t, forget,

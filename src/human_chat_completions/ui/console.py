@@ -146,21 +146,21 @@ class Console:
         self.render_selected()
 
     def _show_claim(self, pending: Exchange | None) -> None:
-        self.signed_in.visible = self.state.operator is not None
-        self.signed_in.value = self.t("signed_in_as", name=self.state.operator or "")
+        self.signed_in.visible = self.state.signed_in is not None
+        self.signed_in.value = self.t("signed_in_as", name=self.state.signed_in or "")
         holder = self.state.held_by_other(pending)
         self.claim_box.visible = holder is not None
         if holder is not None:
             self.claim_text.value = self.t("claim_held", holder=holder)
             self.claim_button.content = self.t("claim_take_over", holder=holder)
-            self.claim_button.visible = self.state.operator is not None
+            self.claim_button.visible = self.state.signed_in is not None
 
     def _take_claim(self, _event: ft.Event) -> None:
         pending = self.reply.exchange
-        if pending is None or self.state.operator is None:
+        if pending is None or self.state.signed_in is None:
             return
         with contextlib.suppress(ExchangeClosedError):
-            self.switchboard.claim(pending.id, self.state.operator, take_over=True)
+            self.switchboard.claim(pending.id, self.state.signed_in, take_over=True)
         self.render_selected()
 
     def _on_filter(self, condition: str | None) -> None:

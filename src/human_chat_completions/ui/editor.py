@@ -178,7 +178,7 @@ class ReplyEditor:
         self.exchange = exchange
         # A named operator leaves an exchange another one holds alone (the console offers to take
         # it over); the main operator may answer anything, as with the API's main token.
-        blocked = self.state.operator is not None and self.state.held_by_other(exchange) is not None
+        blocked = self.state.signed_in is not None and self.state.held_by_other(exchange) is not None
         self.field.disabled = not selected or blocked
         self.send_button.disabled = exchange is None or self.sent_here(exchange.id) or blocked
         self._show_sent(exchange.reply.text if exchange is not None else "")
@@ -266,9 +266,9 @@ class ReplyEditor:
         exchange = self._answerable()
         if exchange is None:
             return
-        if self.state.operator is not None:
+        if self.state.signed_in is not None:
             try:  # the first keystroke claims it: other operators now leave it alone
-                self.switchboard.claim(exchange.id, self.state.operator)
+                self.switchboard.claim(exchange.id, self.state.signed_in)
             except ExchangeClaimedError:
                 return
         style = self.style(exchange)
@@ -288,7 +288,7 @@ class ReplyEditor:
         if typing is None:
             typing = LiveTyping(self.switchboard, exchange.id, idle=self.settings.live_idle_seconds,
                                 on_release=lambda piece: self._released(exchange, piece),
-                                operator=self.state.operator)
+                                operator=self.state.signed_in)
             self._typing[exchange.id] = typing
         return typing
 
@@ -392,14 +392,14 @@ class ReplyEditor:
                 return
         typing = self._typing.pop(exchange.id, None)
         if self.style(exchange) == "live":
-            (typing or LiveTyping(self.switchboard, exchange.id, operator=self.state.operator)).send(text)
+            (typing or LiveTyping(self.switchboard, exchange.id, operator=self.state.signed_in)).send(text)
         else:
             if typing is not None:
                 typing.cancel()
             pace = pace_for(self.switchboard.conversation(exchange.conversation_id).condition,
                             Pace(self.settings.first_token_delay, self.settings.tokens_per_second))
             task = asyncio.get_running_loop().create_task(
-                send_paced(self.switchboard, exchange.id, text, pace, operator=self.state.operator))
+                send_paced(self.switchboard, exchange.id, text, pace, operator=self.state.signed_in))
             self._sending[exchange.id] = task
             task.add_done_callback(lambda _task: self._sending.pop(exchange.id, None))
         self._set_text("")

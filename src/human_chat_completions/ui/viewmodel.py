@@ -120,12 +120,12 @@ class OperatorState:
     seen_notices: set[tuple[str, str]] = field(default_factory=set)
     markdown: bool = False  # the transcript as Markdown instead of the text as sent
     condition_filter: str | None = None  # only this study condition's conversations
-    operator: str | None = None  # the named operator signed in here (None: the main operator)
+    signed_in: str | None = None  # the named operator signed in here (None: the main operator)
 
     def held_by_other(self, exchange: Exchange | None) -> str | None:
         """Another named operator answering this exchange, if any."""
         holder = exchange.claimed_by if exchange is not None else None
-        return holder if holder is not None and holder != self.operator else None
+        return holder if holder is not None and holder != self.signed_in else None
 
     def note_notice(self, exchange: Exchange) -> bool:
         """True the first time this session sees this notice on this exchange (alert once)."""
