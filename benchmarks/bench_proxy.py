@@ -28,7 +28,7 @@ UPSTREAM = """
 import sys, time
 sys.path.insert(0, {root!r})
 from tests.fakes.upstream import Behaviour, FakeUpstream
-fake = FakeUpstream(Behaviour(first_token_delay={delay})).start()
+fake = FakeUpstream(Behaviour(first_token_delay={delay}, text={text!r})).start()
 fake.port_file = None
 print(fake.port, flush=True)
 while True:
@@ -52,8 +52,11 @@ def wait_up(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_upstream(delay: float) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-c", UPSTREAM.format(root=str(ROOT), delay=delay)],
+def start_upstream(delay: float, tokens: int = 50) -> tuple[subprocess.Popen, str]:
+    """The fake upstream in its own process, answering `tokens` word-sized chunks."""
+    text = " ".join(f"word{i}" for i in range(tokens))
+    process = subprocess.Popen([sys.executable, "-c", UPSTREAM.format(root=str(ROOT), delay=delay,
+                                                                      text=text)],
                                stdout=subprocess.PIPE, text=True)
     port = int(process.stdout.readline())
     return process, f"http://127.0.0.1:{port}/v1"
@@ -136,12 +139,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--litellm", action="store_true")
+    parser.add_argument("--tokens", type=int, default=50, help="chunks in each upstream answer")
     args = parser.parse_args()
     for delay in (0.0, 0.3):
         processes = []
         with tempfile.TemporaryDirectory() as root:
             try:
-                upstream_process, upstream = start_upstream(delay)
+                upstream_process, upstream = start_upstream(delay, args.tokens)
                 processes.append(upstream_process)
                 hcc_process, hcc = start_hcc(upstream, root)
                 processes.append(hcc_process)
@@ -150,7 +154,7 @@ def main() -> None:
                     litellm_process, litellm = start_litellm(upstream)
                     processes.append(litellm_process)
                     targets["litellm"] = litellm
-                report(f"upstream first-token delay {delay * 1000:.0f} ms, {args.requests} requests each:",
+                report(f"upstream first-token delay {delay * 1000:.0f} ms, {args.tokens} tokens, {args.requests} requests each:",
                        run(targets, args.requests))
             finally:
                 for process in processes:
