@@ -19,6 +19,7 @@ from human_chat_completions.copilot.upstream import Upstream
 from human_chat_completions.core import Switchboard
 from human_chat_completions.settings_store import SettingsChange, SettingsStore
 from human_chat_completions.store import ExchangeLog
+from human_chat_completions.studies import StudyBook
 from human_chat_completions.windows import OpenWindows
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,22 @@ def build_runtime(
     exchange_log = open_exchange_log((data_path or data_dir()) / LOG_FILE)
     switchboard = Switchboard(default_mode=store.current.default_mode)
     exchange_log.restore_into(switchboard)
+    restore_study_conditions(switchboard, StudyBook())
     switchboard.events.listen(exchange_log.on_event)  # first: a request is logged before anything
     switchboard.requests.archive = exchange_log  # finished requests may leave memory: the log has them
     store.listen(lambda change: _follow_default_mode(switchboard, change))
     copilot = Copilot(switchboard, store, Upstream())
     operator_token_value, token_path = operator_token(token)
     return Runtime(store, switchboard, exchange_log, operator_token_value, token_path, copilot)
+
+
+def restore_study_conditions(switchboard: Switchboard, studies: StudyBook) -> None:
+    """Threads of study participants from earlier runs wear their condition again at once (badge,
+    persona, pace), not only after the participant's next request."""
+    for conversation in list(switchboard.conversations.conversations.values()):
+        condition = studies.condition_of_owner(conversation.owner) if conversation.owner else None
+        if condition is not None:
+            switchboard.enter_condition(conversation.id, condition)
 
 
 def _follow_default_mode(switchboard: Switchboard, change: SettingsChange) -> None:

@@ -102,7 +102,7 @@ def test_four_in_each_condition_and_each_request_carries_its_condition(tmp_path,
             operator.reply(exchange["id"], "Hi!").raise_for_status()
             assert chat.join() == "Hi!"
         conversations = operator.http.get("/conversations").json()
-        personas = {c["owner"]: c["persona"] for c in conversations}
+        personas = {c["label"]: c["persona"] for c in conversations}
         operator.close()
     fast = next(p for p in participants[:2] if p["condition"] == "fast")
     assert personas[fast["participant"]] == "You are Aiko, a helpful assistant."
@@ -183,3 +183,30 @@ def test_the_report_counts_what_the_log_holds(tmp_path, participants):
     assert report["fast"]["guard_holds"] == 0 and report["fast"]["median_response_seconds"] > 0
     table = hcc("study", "report", "trust", "--data-dir", str(tmp_path / "data"))
     assert "fast" in table and "slow" in table
+
+
+def test_two_studies_with_the_same_ids_keep_their_participants_apart_across_a_restart(tmp_path):
+    for name, mode in (("first", "human"), ("second", "copilot")):
+        (tmp_path / f"{name}.toml").write_text(
+            f'name = "{name}"\nparticipants = 1\n[conditions.{name}-only]\nmode = "{mode}"\n')
+        hcc("study", "load", str(tmp_path / f"{name}.toml"))
+    keys = {name: json.loads(hcc("study", "participants", name, "--json"))[0]["key"]
+            for name in ("first", "second")}
+    with RunningServer(tmp_path / "data") as server:
+        operator = Operator(server.base)
+        for name in ("first", "second"):
+            chat = Participant(server.base, keys[name], "the same opening words")
+            exchange = wait_until(lambda: next(iter(operator.exchanges("waiting")), None))
+            assert (exchange["participant"], exchange["study"]) == ("P01", name)
+            operator.reply(exchange["id"], f"to {name}").raise_for_status()
+            assert chat.join() == f"to {name}"
+        threads = operator.http.get("/conversations").json()
+        operator.close()
+    assert sorted((t["label"], t["condition"], t["mode"]) for t in threads) == [
+        ("P01", "first-only", "human"), ("P01", "second-only", "copilot")]
+    with RunningServer(tmp_path / "data") as server:  # a new run: the threads wear their conditions
+        operator = Operator(server.base)
+        again = operator.http.get("/conversations").json()
+        operator.close()
+    assert sorted((t["label"], t["condition"]) for t in again) == [
+        ("P01", "first-only"), ("P01", "second-only")]

@@ -17,7 +17,7 @@ from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.exchange import ClientInfo
 from human_chat_completions.settings_store import SettingsStore
-from human_chat_completions.studies import Participant, Study, StudyBook
+from human_chat_completions.studies import Participant, Study, StudyBook, study_owner
 
 RETRY_HEADERS = ("x-stainless-retry-count", "retry-attempt", "x-retry-count")
 
@@ -155,16 +155,19 @@ def open_exchange(
     waiting exchange it retries; `settings` are the request's (whose participant keys name its
     owner); `as_sent` is the body the client sent, when it was translated."""
     in_study = study_participant(request)
-    owner, condition = participant(request, settings.participant_keys), None
+    owner, condition, label = participant(request, settings.participant_keys), None, None
     if in_study is not None:
         study, member = in_study
-        owner, condition = member.participant, study.condition(member.condition)
+        # Studies reuse ids (each has its P01): the study keeps their threads apart.
+        owner, label = study_owner(study.name, member.participant), member.participant
+        condition = study.condition(member.condition)
     return switchboard.open(
         chat,
         stream=bool(parsed.stream),
         identity=conversation_identity(request, parsed),
         owner=owner,
         condition=condition,
+        owner_label=label,
         fingerprint=fingerprint(request, as_sent if as_sent is not None else chat),
         client=client_info(request),
         is_retry=is_retry(request),

@@ -71,9 +71,12 @@ class ConversationIndex:
         self._last_request: dict[tuple[str | None, str], tuple[Conversation, str]] = {}
 
     def resolve(
-        self, identity: str | None, messages: list[dict[str, Any]], owner: str | None = None
+        self, identity: str | None, messages: list[dict[str, Any]], owner: str | None = None,
+        owner_label: str | None = None,
     ) -> tuple[Conversation, str | None, bool]:
-        """Return (conversation, id of the exchange this regenerates or None, whether it is new)."""
+        """Return (conversation, id of the exchange this regenerates or None, whether it is new).
+        `owner_label` is how a new thread names its owner when the owner's id is not for people
+        (a study participant is `study:P01`, shown as `P01`)."""
         named = bool(identity or owner)
         asked = self._last_request.get((owner, history_key(messages)))
         if asked is not None and not named and _opening(messages):
@@ -83,7 +86,7 @@ class ConversationIndex:
         if named:
             conversation = self._by_identity.get((owner, identity))
             if conversation is None:
-                return self._create(identity, owner), None, True
+                return self._create(identity, owner, owner_label), None, True
         elif asked is not None:
             conversation = asked[0]
         else:
@@ -94,8 +97,9 @@ class ConversationIndex:
         regenerates = asked[1] if asked is not None and asked[0] is conversation else None
         return conversation, regenerates, False
 
-    def _create(self, identity: str | None, owner: str | None) -> Conversation:
-        label = thread_label(owner, identity) or f"#{len(self.conversations) + 1}"
+    def _create(self, identity: str | None, owner: str | None,
+                owner_label: str | None = None) -> Conversation:
+        label = thread_label(owner_label or owner, identity) or f"#{len(self.conversations) + 1}"
         conversation = Conversation(id="conv_" + uuid.uuid4().hex[:16], label=label,
                                     mode=self.default_mode, identity=identity, owner=owner)
         self.add(conversation)

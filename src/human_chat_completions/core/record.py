@@ -114,8 +114,11 @@ class ExchangeRecord(_Part):
     @property
     def participant(self) -> str | None:
         """Who the researcher sees in tables: the participant whose key sent it (a study's
-        `P01`), else the conversation's label."""
-        return self.conversation.owner or self.conversation.label
+        `P01`, whose threads are owned as `study:P01`), else the conversation's label."""
+        owner = self.conversation.owner
+        if owner and self.study and owner.startswith(self.study + ":"):
+            return owner[len(self.study) + 1:]
+        return owner or self.conversation.label
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -76,6 +76,7 @@ class Switchboard:
         client: ClientInfo | None = None,
         is_retry: bool = False,
         condition: Condition | None = None,
+        owner_label: str | None = None,
     ) -> Exchange:
         """Take a new request, or return the waiting exchange that this request is a retry of.
         `owner` is the participant whose key sent it: `identity` picks among their threads only.
@@ -86,7 +87,8 @@ class Switchboard:
             self._revive(twin)
             return twin
         messages = list(request.get("messages") or [])
-        conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner)
+        conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner,
+                                                                       owner_label)
         if condition is not None and conversation.condition != condition:
             self._enter_condition(conversation, condition, is_new)
         exchange = Exchange(
@@ -110,6 +112,13 @@ class Switchboard:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
         return exchange
+
+    def enter_condition(self, conversation_id: str, condition: Condition) -> Conversation:
+        """A thread continued from an earlier run takes its participant's condition again (the log
+        keeps its name, the study file the rest), keeping the mode the operator chose."""
+        conversation = self.conversations.conversations[conversation_id]
+        self._enter_condition(conversation, condition, is_new=False)
+        return conversation
 
     def _enter_condition(self, conversation: Conversation, condition: Condition, is_new: bool) -> None:
         """A thread takes its participant's condition: new, or continued after a restart (the log

@@ -62,6 +62,11 @@ class Study:
                    [Participant(**p) for p in data["participants"]], data["loaded_at"])
 
 
+def study_owner(study: str, participant: str) -> str:
+    """The owner of a study participant's threads: unique across studies that reuse ids."""
+    return f"{study}:{participant}"
+
+
 def studies_dir() -> Path:
     return config_dir() / "studies"
 
@@ -109,6 +114,14 @@ class StudyBook:
                 if hmac.compare_digest(participant.key.encode(), key.encode()):
                     found = (study, participant)
         return found
+
+    def condition_of_owner(self, owner: str) -> Condition | None:
+        """The condition of the participant who owns threads as `owner` (`study:participant`)."""
+        study_name, _, participant_id = owner.partition(":")
+        study = self.get(study_name) if participant_id else None
+        member = next((p for p in study.participants if p.participant == participant_id), None) \
+            if study else None
+        return study.condition(member.condition) if study and member else None
 
     def keys(self) -> list[str]:
         return [p.key for study in self._current().values() for p in study.participants]
