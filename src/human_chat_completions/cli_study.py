@@ -29,8 +29,23 @@ def base_url(explicit: str | None) -> str:
     from human_chat_completions.config import load_settings
 
     settings = load_settings()
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    # Bound to every address, the server is for other devices (phones scanning a QR code): give
+    # them this machine's address on the network, which 127.0.0.1 is not.
+    host = lan_address() if settings.host in ("0.0.0.0", "::", "") else settings.host
     return f"http://{host}:{settings.port}/v1"
+
+
+def lan_address() -> str:
+    """This machine's address on its network (no packet is sent: a UDP socket only picks the
+    interface a route would use); 127.0.0.1 when there is no network."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
 
 
 def participant_rows(study: Study, url: str) -> list[dict[str, str]]:

@@ -66,3 +66,16 @@ def test_a_broken_file_says_what_to_fix(tmp_path: Path, text: str, says: str):
     with pytest.raises(StudyFileError, match=None) as raised:
         read_study_file(path)
     assert says in str(raised.value)
+
+
+def test_participants_get_an_address_they_can_reach(tmp_path: Path):
+    """On 127.0.0.1 the base URL is the loopback one; bound to every address (phones in the
+    lab), it is this machine's network address, never 0.0.0.0."""
+    from human_chat_completions.cli_study import base_url, lan_address
+    from human_chat_completions.config import Settings, save_settings
+
+    save_settings(Settings(port=8123))
+    assert base_url(None) == "http://127.0.0.1:8123/v1"
+    save_settings(Settings(host="0.0.0.0", port=8123))
+    assert base_url(None) == f"http://{lan_address()}:8123/v1" and "0.0.0.0" not in base_url(None)
+    assert base_url("http://lab.example:9000/v1/") == "http://lab.example:9000/v1"
