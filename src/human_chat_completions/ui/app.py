@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import flet as ft
 
-from human_chat_completions import operators
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.events import DraftChanged, ExchangeChanged, ExchangeOpened, ReplyDelta
@@ -30,6 +27,7 @@ from human_chat_completions.ui.layout import ResponsiveConsole
 from human_chat_completions.ui.logs_view import LogsView
 from human_chat_completions.ui.settings_view import SettingsView
 from human_chat_completions.ui.theme import FONT_FILE
+from human_chat_completions.ui.token_form import show_token_form
 from human_chat_completions.windows import OpenWindows
 
 log = logging.getLogger(__name__)
@@ -102,35 +100,11 @@ class OperatorWindow:
         return Translator(resolve_language(self.settings.language))
 
     def ask_token(self) -> None:
-        t = self._translator()
-        field = ft.TextField(label=t("token_field"), password=True, width=420)
-        message = ft.Text("", color=ft.Colors.ERROR)
+        show_token_form(self.page, self._translator(), self.token, self.token_guard, self._signed_in)
 
-        def submit(_event: ft.Event) -> None:
-            address = self.page.client_ip or ""
-            wait = self.token_guard.wait_seconds(address)
-            if wait:
-                message.value = t("token_wait", seconds=math.ceil(wait))
-            elif (signed_in := self._operator_for((field.value or "").strip()))[0]:
-                self.operator_name = signed_in[1]
-                self.page.controls.clear()
-                self.open_console()
-            else:
-                self.token_guard.failed(address)
-                message.value = t("token_wrong")
-
-        self.page.add(ft.Container(ft.Column([
-            ft.Text(t("token_title"), size=20, weight=ft.FontWeight.BOLD),
-            ft.Text(t("token_prompt")), field, ft.Button(t("token_submit"), on_click=submit), message,
-        ], tight=True, spacing=12), padding=24))
-
-    def _operator_for(self, token: str) -> tuple[bool, str | None]:
-        """Whether a token opens the window, and as whom: the main token as the unnamed main
-        operator, a named operator's token (`hcc operators add`) as them."""
-        if hmac.compare_digest(token.encode(), self.token.encode()):
-            return True, None
-        name = operators.name_for_token(token) if token else None
-        return name is not None, name
+    def _signed_in(self, operator_name: str | None) -> None:
+        self.operator_name = operator_name
+        self.open_console()
 
     def open_console(self) -> None:
         t = self._translator()
