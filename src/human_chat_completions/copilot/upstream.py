@@ -174,10 +174,15 @@ def _raw_stream(client: openai.AsyncOpenAI, body: dict[str, Any]):
 
 async def sse_chunks(response: Any) -> AsyncGenerator[dict[str, Any], None]:
     """The JSON objects of an SSE body (data lines joined per event), up to `[DONE]`. An `error`
-    event or object is raised as the client's own APIError, as its stream would."""
+    event or object is raised as the client's own APIError, as its stream would. The body is read
+    to its end even after `[DONE]`: a response closed unread takes its connection with it, and
+    every reply would then open a new one to the upstream."""
     data: list[str] = []
     event = ""
+    finished = False
     async for line in _lines_then_end(response):
+        if finished:
+            continue
         if line.startswith("data:"):
             data.append(line[5:].lstrip(" "))
         elif line.startswith("event:"):
@@ -185,7 +190,8 @@ async def sse_chunks(response: Any) -> AsyncGenerator[dict[str, Any], None]:
         elif not line and data:
             text, data = "\n".join(data), []
             if text == "[DONE]":
-                return
+                finished = True
+                continue
             chunk = json.loads(text)
             if event == "error" or (isinstance(chunk, dict) and chunk.get("error")):
                 raise openai.APIError(_event_message(chunk), response.http_request, body=chunk)
