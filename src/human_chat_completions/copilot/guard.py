@@ -13,10 +13,9 @@ whether it does:
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 
-from human_chat_completions.core.study import folded, guard_hit
+from human_chat_completions.core.study import folded, guard_hit, guard_span
 
 
 class StreamGuard:
@@ -39,7 +38,8 @@ class StreamGuard:
         phrase = guard_hit(pending, self.phrases)
         if phrase is not None:
             self.held = ""
-            return before(pending, phrase), phrase
+            span = guard_span(pending, phrase)  # found just now, so never None
+            return pending[:span[0] if span else 0], phrase
         keep = self._open_tail(pending)
         self.held = pending[len(pending) - keep:]
         return pending[:len(pending) - keep], None
@@ -57,16 +57,3 @@ class StreamGuard:
                 return size
         return 0
 
-
-def before(text: str, phrase: str) -> str:
-    """The part of `text` before the guard phrase first begins in it.
-
-    Searched on the text as written rather than its folded form, whose length may differ (a
-    ligature folds to two letters); both searches are monotone, hence the bisections."""
-
-    def holds(part: str) -> bool:
-        return guard_hit(part, (phrase,)) is not None
-
-    end = bisect.bisect_left(range(len(text) + 1), True, key=lambda j: holds(text[:j]))
-    after_start = bisect.bisect_left(range(end + 1), True, key=lambda i: not holds(text[i:end]))
-    return text[:max(0, after_start - 1)]
