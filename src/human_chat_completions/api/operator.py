@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def require_operator(request: Request) -> None:
     """The main operator token or a named operator's (`hcc operators add`), with wrong guesses from
-    one address slowed down (429 while it waits). `request.state.operator` is the operator's name,
+    one address slowed down (429 while it waits). `request.state.operator_name` is the operator's name,
     None for the main token."""
     guard: TokenGuard = request.app.state.token_guard
     address = request.client.host if request.client else ""
@@ -54,9 +54,7 @@ def require_operator(request: Request) -> None:
     token = bearer_token(request)
     main = hmac.compare_digest(token.encode(), expected.encode())
     name = None if main else operators.name_for_token(token)
-    # Written through the state's dict: `request.state.operator = …` reads to the one-writer check
-    # (tests/core/test_one_writer.py) as a write to an exchange's `operator`.
-    request.scope.setdefault("state", {})["operator"] = name
+    request.state.operator_name = name
     if not main and name is None:
         guard.failed(address)
         raise APIError(
@@ -195,7 +193,7 @@ def _claimed_error(error: ExchangeClaimedError) -> APIError:
 
 def _claim(request: Request, exchange_id: str, take_over: bool = False) -> Exchange:
     """The acting named operator claims the exchange: 404, or 409 if it is closed or another holds it."""
-    switchboard, operator = _switchboard(request), request.state.operator
+    switchboard, operator = _switchboard(request), request.state.operator_name
     exchange = _exchange(switchboard, exchange_id)
     holder = exchange.claimed_by
     try:
@@ -209,16 +207,11 @@ def _claim(request: Request, exchange_id: str, take_over: bool = False) -> Excha
     return exchange
 
 
-def _claim_to_reply(request: Request, exchange_id: str) -> None:
-    """A named operator's reply claims the exchange (409 while another holds it)."""
-    _claim(request, exchange_id)
-
-
 @router.post("/exchanges/{exchange_id}/claim", response_model=None, responses=_RECORD)
 async def claim(request: Request, exchange_id: str, body: ClaimBody | None = None) -> dict[str, Any]:
     """The acting named operator answers this exchange; other operators' replies get 409. One held
     by another operator stays theirs unless `take_over` is true (noted on the exchange and logged)."""
-    if request.state.operator is None:
+    if request.state.operator_name is None:
         raise APIError(400, "Only a named operator claims exchanges: use a token from "
                             "`hcc operators add NAME`.", code="operator_unnamed")
     exchange = _claim(request, exchange_id, take_over=body is not None and body.take_over)
@@ -228,8 +221,8 @@ async def claim(request: Request, exchange_id: str, body: ClaimBody | None = Non
 @router.post("/exchanges/{exchange_id}/reply")
 async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str, Any]:
     """Append text to the reply at once; `done: true` finishes it."""
-    if request.state.operator is not None:  # the main token's operator may answer any exchange
-        _claim_to_reply(request, exchange_id)
+    if request.state.operator_name is not None:  # the main token's operator may answer any exchange
+        _claim(request, exchange_id)  # a named operator's reply claims it
     switchboard = _switchboard(request)
     exchange = _exchange(switchboard, exchange_id)
     if body.draft_id is not None:
@@ -241,7 +234,7 @@ async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str
         _send_paced(request, exchange, body.text)
         return exchange_json(exchange, switchboard)
     try:
-        switchboard.reply(exchange.id, body.text, done=body.done, operator=request.state.operator)
+        switchboard.reply(exchange.id, body.text, done=body.done, operator=request.state.operator_name)
     except ExchangeClosedError as error:
         raise _closed_error(error) from None
     return exchange_json(exchange, switchboard)
@@ -269,7 +262,7 @@ def _send_paced(request: Request, exchange: Exchange, text: str) -> None:
     pace = pace_for(condition, Pace(settings.first_token_delay, settings.tokens_per_second))
     sending: set[asyncio.Task] = request.app.state.paced_sends
     task = asyncio.get_running_loop().create_task(
-        send_paced(_switchboard(request), exchange.id, text, pace, operator=request.state.operator))
+        send_paced(_switchboard(request), exchange.id, text, pace, operator=request.state.operator_name))
     sending.add(task)  # held until done: the loop keeps only weak references to tasks
     task.add_done_callback(sending.discard)
 
