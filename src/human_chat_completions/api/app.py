@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from human_chat_completions import __version__
-from human_chat_completions.api import chat, operator, responses_api
+from human_chat_completions.api import anthropic_api, chat, ollama_api, operator, responses_api
 from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.api.origins import ClientOriginGate
 from human_chat_completions.core import Switchboard
@@ -45,6 +45,8 @@ def create_app(
                        allowed_origins=lambda: settings.current.allowed_client_origins)
     app.include_router(chat.router)
     app.include_router(responses_api.router)
+    app.include_router(anthropic_api.router)
+    app.include_router(ollama_api.router)
     app.include_router(operator.router)
 
     @app.get("/health", include_in_schema=False)
