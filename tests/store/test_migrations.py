@@ -15,7 +15,7 @@ from tests.store.research_log import LOG_FILE
 
 STATES = ("waiting", "replying", "done", "abandoned", "failed", "timed_out", "interrupted")
 NEVER_STORED_BEFORE = ("side_request", "notice", "notice_code", "tool_calls", "study", "condition",
-                       "operator", "claimed_by", "guard_phrase", "guard_action")
+                       "operator", "claimed_by", "guard_phrase", "guard_action", "injected_error")
 
 
 def schema_before_the_record(path: Path) -> sqlite3.Connection:

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from human_chat_completions import __version__
-from human_chat_completions.api import anthropic_api, chat, ollama_api, operator, responses_api
+from human_chat_completions.api import anthropic_api, chat, failures, ollama_api, operator, responses_api
 from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.api.origins import ClientOriginGate
 from human_chat_completions.core import Switchboard
@@ -41,6 +41,7 @@ def create_app(
     app.state.studies = StudyBook()  # a participant's study key names their condition
     app.state.paced_sends = set()  # operator API replies on their way at a pace
     install_error_handlers(app)
+    failures.quiet_drops()
     app.add_middleware(ClientOriginGate,
                        allowed_origins=lambda: settings.current.allowed_client_origins)
     app.include_router(chat.router)

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from human_chat_completions.api import requests, responses, wire
-from human_chat_completions.api.errors import NO_RETRY
+from human_chat_completions.api import failures, requests, responses, wire
 from human_chat_completions.config import Settings
 from human_chat_completions.core import Exchange, Switchboard
 
@@ -59,9 +58,13 @@ async def _non_stream(
     if not reply.closed:
         # The client left; nobody reads this, and the exchange is already marked abandoned.
         return Response(status_code=499)
+    if reply.error is not None and reply.error.drops_connection:
+        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
+                                          media_type="application/json")
     if reply.error is not None:
         status = responses.failure_status(reply.error)
-        return JSONResponse(responses.stream_error(reply.error), status, headers=NO_RETRY)
+        return JSONResponse(responses.stream_error(reply.error), status,
+                            headers=failures.headers_of(reply.error))
     switchboard.note_first_byte(exchange)
     return JSONResponse(responses.completion_body(exchange, model))
 

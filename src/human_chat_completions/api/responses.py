@@ -12,8 +12,7 @@ from fastapi import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from human_chat_completions.api import wire
-from human_chat_completions.api.errors import error_body
+from human_chat_completions.api import failures, wire
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.stream import StreamError
 
@@ -44,7 +43,7 @@ def sse(data: dict[str, Any]) -> str:
 
 
 def stream_error(error: StreamError) -> dict[str, Any]:
-    return error_body(error.message, "server_error", None, error.code)
+    return failures.openai_error(error)
 
 
 async def sse_body(
@@ -63,6 +62,7 @@ async def sse_body(
         yield sse(wire.chunk(cid, created, model, delta))
     reply = exchange.reply
     if reply.error is not None:
+        failures.raise_if_dropped(reply.error)
         yield sse(stream_error(reply.error))
         return
     yield sse(wire.chunk(cid, created, model, {}, reply.finish_reason))
@@ -103,16 +103,19 @@ async def late_json_body(
             await asyncio.wait_for(exchange.reply.wait_closed(), keepalive)
         except TimeoutError:
             yield b" "
+    failures.raise_if_dropped(exchange.reply.error)
     switchboard.note_first_byte(exchange)
     yield json.dumps(completion_body(exchange, model), ensure_ascii=False).encode()
 
 
-# Operator-side failures the client cannot fix; x-should-retry keeps clients from resending.
-_FAILURE_STATUS = {"server_shutdown": 503}
-
-
 def failure_status(error: StreamError) -> int:
-    return _FAILURE_STATUS.get(error.code, 502)
+    return failures.status_of(error)
+
+
+async def dropped_body() -> AsyncIterator[bytes]:
+    """A body that cuts the connection once the headers are out, as a network failure would."""
+    raise failures.ConnectionDropped("dropped on the operator's request")
+    yield b""  # pragma: no cover - makes this a generator
 
 
 async def closed_or_gone(request: Request, exchange: Exchange, seconds: float) -> bool:

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from human_chat_completions.api import requests, responses, wire
-from human_chat_completions.api.errors import NO_RETRY, APIError, validation_error
+from human_chat_completions.api import failures, requests, responses, wire
+from human_chat_completions.api.errors import APIError, validation_error
 from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.core import Exchange, Switchboard
 
@@ -148,6 +148,12 @@ def chat_payload(
             chat[name] = payload[name]
     if parsed.max_output_tokens is not None:
         chat["max_completion_tokens"] = parsed.max_output_tokens
+    wanted = (payload.get("text") or {}).get("format") if isinstance(payload.get("text"), dict) else None
+    if isinstance(wanted, dict) and wanted.get("type") == "json_schema":
+        spec = {key: wanted[key] for key in ("name", "schema", "strict", "description") if key in wanted}
+        chat["response_format"] = {"type": "json_schema", "json_schema": spec}
+    elif isinstance(wanted, dict) and wanted.get("type") == "json_object":
+        chat["response_format"] = {"type": "json_object"}
     return chat
 
 
@@ -213,7 +219,7 @@ def response_object(exchange: Exchange, model: str, status: str) -> dict[str, An
         "service_tier": "default",
         "store": bool(asked.get("store", True)),
         "temperature": asked.get("temperature", 1.0),
-        "text": {"format": {"type": "text"}},
+        "text": asked.get("text") or {"format": {"type": "text"}},
         "tool_choice": asked.get("tool_choice", "auto"),
         "tools": asked.get("tools") or [],
         "top_p": asked.get("top_p", 1.0),
@@ -260,6 +266,7 @@ async def sse_body(
             switchboard.note_first_byte(exchange)
         yield event("response.output_text.delta", **item, content_index=0, delta=piece, logprobs=[])
     if exchange.reply.error is not None:
+        failures.raise_if_dropped(exchange.reply.error)
         yield event("response.failed", response=response_object(exchange, model, "failed"))
         return
     text = exchange.reply.text
@@ -278,6 +285,7 @@ async def late_json_body(
     async for piece in exchange.reply.pieces(keepalive):
         if piece is None:
             yield b" "
+    failures.raise_if_dropped(exchange.reply.error)
     switchboard.note_first_byte(exchange)
     body = response_object(exchange, model, final_status(exchange))
     yield json.dumps(body, ensure_ascii=False).encode()
@@ -315,9 +323,13 @@ async def create_response(request: Request) -> Response:
     reply = exchange.reply
     if not reply.closed:
         return Response(status_code=499)  # the client left; nobody reads this
+    if reply.error is not None and reply.error.drops_connection:
+        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
+                                          media_type="application/json")
     if reply.error is not None:
         status = responses.failure_status(reply.error)
-        return JSONResponse(responses.stream_error(reply.error), status, headers=NO_RETRY)
+        return JSONResponse(responses.stream_error(reply.error), status,
+                            headers=failures.headers_of(reply.error))
     switchboard.note_first_byte(exchange)
     return JSONResponse(response_object(exchange, model, "completed"))
 

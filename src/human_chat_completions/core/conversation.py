@@ -11,6 +11,7 @@ from typing import Any
 
 from human_chat_completions.core.exchange import Mode, message_text
 from human_chat_completions.core.study import Condition
+from human_chat_completions.core.tool_calls import normalized_calls
 
 
 @dataclass(eq=False)
@@ -38,7 +39,7 @@ def history_key(messages: list[dict[str, Any]]) -> str:
             message.get("role"),
             message.get("name"),
             message_text(message).strip(),
-            message.get("tool_calls"),
+            normalized_calls(message.get("tool_calls")),
             message.get("tool_call_id"),
         ]
         for message in messages
@@ -90,7 +91,8 @@ class ConversationIndex:
         elif asked is not None:
             conversation = asked[0]
         else:
-            found = self._by_history.get((owner, history_key(messages[:-1]))) if len(messages) > 1 else None
+            answered = answered_history(messages)
+            found = self._by_history.get((owner, history_key(answered))) if answered else None
             if found is None:
                 return self._create(None, None), None, True
             conversation = found
@@ -116,11 +118,25 @@ class ConversationIndex:
         self._last_request[(conversation.owner, history_key(messages))] = (conversation, exchange_id)
 
     def remember_reply(
-        self, conversation: Conversation, messages: list[dict[str, Any]], reply: str
+        self, conversation: Conversation, messages: list[dict[str, Any]], reply: str,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
-        """A later request whose history is these messages plus this reply continues the thread."""
-        answered = [*messages, {"role": "assistant", "content": reply}]
+        """A later request whose history is these messages plus this reply (text, tool calls)
+        continues the thread."""
+        said: dict[str, Any] = {"role": "assistant", "content": reply}
+        if tool_calls:
+            said["tool_calls"] = tool_calls
+        answered = [*messages, said]
         self._by_history[(conversation.owner, history_key(answered))] = conversation
+
+
+def answered_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The part of a history that an earlier exchange answered: all but the new user turn, or
+    all but the tool results that follow the assistant's tool calls."""
+    end = len(messages)
+    while end > 0 and messages[end - 1].get("role") == "tool":
+        end -= 1
+    return messages[:end] if end < len(messages) else messages[:-1]
 
 
 def _opening(messages: list[dict[str, Any]]) -> bool:

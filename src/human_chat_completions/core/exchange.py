@@ -112,6 +112,7 @@ class Exchange:
     claimed_by: str | None = None  # the named operator answering it: others may not
     guard_phrase: str | None = None  # a guard phrase the reply held
     guard_action: str | None = None  # "held" (stopped for the operator) or "forced" (sent anyway)
+    injected_error: str | None = None  # an error the operator sent on purpose: "429", …, "drop"
     notice: str | None = None  # for the operator, in English (the API and the log)
     notice_code: str | None = None  # the same, for the window to say in its language
     received_at: float = field(default_factory=time.time)

@@ -105,6 +105,7 @@ class ExchangeRecord(_Part):
     claimed_by: str | None = None
     guard_phrase: str | None = None
     guard_action: str | None = None  # held | forced
+    injected_error: str | None = None  # "429", "500", "503", "529" or "drop": sent on purpose
     notice: str | None = None
     notice_code: str | None = None
     regenerate_of: str | None = None
@@ -196,6 +197,7 @@ def record_of(exchange: Exchange, conversation: Conversation | ConversationRef) 
         claimed_by=exchange.claimed_by,
         guard_phrase=exchange.guard_phrase,
         guard_action=exchange.guard_action,
+        injected_error=exchange.injected_error,
         notice=exchange.notice,
         notice_code=exchange.notice_code,
         regenerate_of=exchange.regenerate_of,

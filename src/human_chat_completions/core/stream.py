@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+DROPPED = "connection_dropped"
+
 
 @dataclass(frozen=True, slots=True)
 class StreamError:
@@ -14,6 +16,12 @@ class StreamError:
 
     message: str
     code: str = "reply_failed"
+    status: int | None = None  # an HTTP status the operator chose to send (error injection)
+
+    @property
+    def drops_connection(self) -> bool:
+        """The operator asked for the connection to be cut, as a network failure would."""
+        return self.code == DROPPED
 
 
 class ReplyStream:

@@ -26,6 +26,7 @@ from human_chat_completions.core.exchange import (
 from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import StreamError
 from human_chat_completions.core.study import Condition
+from human_chat_completions.core.tool_calls import ToolCall, call_deltas
 
 
 class ExchangeClosedError(Exception):
@@ -62,6 +63,9 @@ class Switchboard:
         self.requests = RequestCache()
         self.retry_window = retry_window
         self._by_fingerprint: dict[str, Exchange] = {}
+        # Errors the operator injected, by request: a client's automatic retry gets the same one,
+        # as it would from a provider that is rate limiting or down.
+        self._injected: dict[str, tuple[StreamError, float]] = {}
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -111,7 +115,16 @@ class Switchboard:
         if is_new:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
+        self._repeat_injected(exchange, is_retry)
         return exchange
+
+    def _repeat_injected(self, exchange: Exchange, is_retry: bool) -> None:
+        injected = self._injected.get(exchange.fingerprint) if is_retry and exchange.fingerprint else None
+        if injected is not None and time.time() - injected[1] < self.retry_window:
+            error = injected[0]
+            exchange.notice = "A client's retry of a request that got an injected error: it got the same."
+            exchange.notice_code = "injected_retry"
+            self.fail(exchange.id, error.message, error.code, status=error.status, injected=True)
 
     def enter_condition(self, conversation_id: str, condition: Condition) -> Conversation:
         """A thread continued from an earlier run takes its participant's condition again (the log
@@ -217,6 +230,19 @@ class Switchboard:
         self._replying(exchange)
         return exchange
 
+    def send_tool_calls(self, exchange_id: str, calls: list[ToolCall], *, author: Author = Author.HUMAN,
+                        operator: str | None = None) -> Exchange:
+        """Finish the reply with these tool calls (after any text already sent), streamed as an
+        LLM streams them; the client's next request carries their results."""
+        exchange = self._writable(exchange_id, author)
+        if operator is not None:
+            exchange.operator = operator
+        for index, call in enumerate(calls):
+            for delta in call_deltas(index, call.with_id()):
+                exchange.reply.write_delta(delta)
+        self._replying(exchange)
+        return self.reply(exchange_id, "", done=True, author=author, finish_reason="tool_calls")
+
     def _writable(self, exchange_id: str, author: Author) -> Exchange:
         exchange = self.exchanges[exchange_id]
         if not exchange.state.open:
@@ -229,13 +255,21 @@ class Switchboard:
             exchange.state = ExchangeState.REPLYING
             self.events.publish(ExchangeChanged(exchange))
 
-    def fail(self, exchange_id: str, message: str, code: str = "reply_failed") -> Exchange:
-        """End an open exchange with an error the client will see."""
+    def fail(self, exchange_id: str, message: str, code: str = "reply_failed", *,
+             status: int | None = None, injected: bool = False) -> Exchange:
+        """End an open exchange with an error the client will see. `injected`: the operator chose
+        it to see how a participant meets a failure (`status` is the HTTP status to send, or
+        `code` is `connection_dropped`); the record names it."""
         exchange = self.exchanges[exchange_id]
         if not exchange.state.open:
             raise ExchangeClosedError(exchange)
+        error = StreamError(message, code, status)
         exchange.error = message
-        exchange.reply.fail(StreamError(message, code))
+        if injected:
+            exchange.injected_error = "drop" if error.drops_connection else str(status or 500)
+            if exchange.fingerprint:
+                self._injected[exchange.fingerprint] = (error, time.time())
+        exchange.reply.fail(error)
         self._close(exchange, ExchangeState.FAILED)
         return exchange
 
@@ -256,7 +290,8 @@ class Switchboard:
             if chosen is not None:
                 exchange.edit_distance = edit_distance(chosen.text, exchange.reply.text)
             conversation = self.conversations.conversations[exchange.conversation_id]
-            self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text)
+            self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text,
+                                              exchange.reply.tool_calls)
         self.events.publish(ExchangeClosed(exchange))
         self.requests.admit(exchange)  # after the listeners: they may still read it at once
 

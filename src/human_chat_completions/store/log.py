@@ -289,7 +289,8 @@ class ExchangeLog:
             self._conversations[conversation.id] = conversation_ref(conversation)
         # Row by row, not fetchall: a long log of big requests would be in memory all at once.
         answered = self.db.execute(
-            "SELECT id, conversation_id, request_json, reply FROM exchanges WHERE state = ? "
+            "SELECT id, conversation_id, request_json, reply, "
+            "json_extract(record_json, '$.tool_calls') AS tool_calls FROM exchanges WHERE state = ? "
             "ORDER BY received_at, rowid", (ExchangeState.DONE.value,))
         for row in answered:
             thread = conversations.get(row["conversation_id"])
@@ -297,4 +298,5 @@ class ExchangeLog:
                 continue
             messages = json.loads(row["request_json"]).get("messages") or []
             switchboard.conversations.remember_request(thread, row["id"], messages)
-            switchboard.conversations.remember_reply(thread, messages, row["reply"])
+            calls = json.loads(row["tool_calls"]) if row["tool_calls"] else None
+            switchboard.conversations.remember_reply(thread, messages, row["reply"], calls)
