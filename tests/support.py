@@ -144,3 +144,15 @@ class Operator:
 
     def reply(self, exchange_id: str, text: str, done: bool = True) -> httpx.Response:
         return self.http.post(f"/exchanges/{exchange_id}/reply", json={"text": text, "done": done})
+
+    def call_tools(self, exchange_id: str, calls: list[dict[str, Any]], text: str = "",
+                   force: bool = False) -> httpx.Response:
+        """Answer with tool calls: `calls` are `{"name": ..., "arguments": {...}}`."""
+        body = {"text": text, "tool_calls": calls, "done": True, "force": force}
+        return self.http.post(f"/exchanges/{exchange_id}/reply", json=body)
+
+    def fail(self, exchange_id: str, status: int | None = None, drop: bool = False,
+             message: str = "Rate limit reached. Please try again later.") -> httpx.Response:
+        """End the request with an injected error (`status`) or a cut connection (`drop`)."""
+        body = {"message": message, "status": status, "drop": drop}
+        return self.http.post(f"/exchanges/{exchange_id}/fail", json=body)

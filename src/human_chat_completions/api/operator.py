@@ -29,8 +29,10 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.core.record import ExchangeRecord, iso, record_of
+from human_chat_completions.core.stream import DROPPED
 from human_chat_completions.core.study import guard_hit
 from human_chat_completions.core.switchboard import ExchangeClaimedError
+from human_chat_completions.core.tool_calls import ToolCall, answer_problem
 from human_chat_completions.token_guard import TokenGuard
 
 log = logging.getLogger(__name__)
@@ -67,19 +69,29 @@ def require_operator(request: Request) -> None:
 router = APIRouter(prefix="/operator/api", dependencies=[Depends(require_operator)])
 
 
+class ToolCallBody(BaseModel):
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 class ReplyBody(BaseModel):
     text: str = ""
+    tool_calls: list[ToolCallBody] = Field(
+        default_factory=list, description="Calls of the request's tools; they finish the reply.")
     done: bool = False
     draft_id: str | None = Field(
         default=None, description="The copilot draft this reply is based on (sent as is or edited).")
     delivery: Literal["now", "paced"] = Field(
         default="now", description="`paced`: the whole text at the conversation's pace, then done.")
-    force: bool = Field(default=False, description="Send even if the reply holds a guard phrase.")
+    force: bool = Field(default=False, description="Send even if the reply holds a guard phrase, "
+                                                   "or arguments or JSON the request's schema refuses.")
 
     @model_validator(mode="after")
     def _paced_is_whole(self) -> ReplyBody:
         if self.delivery == "paced" and not self.done:
             raise ValueError("paced delivery sends the whole reply: set done to true")
+        if self.tool_calls and not self.done:
+            raise ValueError("tool calls finish the reply: set done to true")
         return self
 
 
@@ -103,6 +115,9 @@ class ClaimBody(BaseModel):
 
 class FailBody(BaseModel):
     message: str = Field(default="The operator ended this request.", min_length=1)
+    status: Literal[429, 500, 503, 529] | None = Field(
+        default=None, description="Send this HTTP error, in the shape of the API the client used.")
+    drop: bool = Field(default=False, description="Cut the connection instead (mid-reply if started).")
 
 
 class ModeBody(BaseModel):
@@ -230,6 +245,9 @@ async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str
     if not exchange.state.open:
         raise _closed_error(ExchangeClosedError(exchange))
     _guard(switchboard, exchange, body)
+    _check_answer(exchange, body)
+    if body.tool_calls:
+        return _send_tool_calls(request, exchange, body)
     if body.delivery == "paced":
         _send_paced(request, exchange, body.text)
         return exchange_json(exchange, switchboard)
@@ -252,6 +270,30 @@ def _guard(switchboard: Switchboard, exchange: Exchange, body: ReplyBody) -> Non
         raise APIError(409, f"The reply contains the guard phrase {phrase!r}; it was held. Send "
                             "it with \"force\": true if it is meant.", type="conflict_error",
                        param=phrase, code="guard_phrase")
+
+
+def _check_answer(exchange: Exchange, body: ReplyBody) -> None:
+    """A finished answer must be what the request asked for (its tools' argument schemas, its
+    response format): 422 naming the field, unless forced."""
+    if not body.done or body.force:
+        return
+    calls = [ToolCall(call.name, call.arguments) for call in body.tool_calls]
+    problem = answer_problem(exchange.request, exchange.reply.text + body.text, calls)
+    if problem is not None:
+        raise APIError(422, f"The answer does not fit the request: {problem}. Send it with "
+                            "\"force\": true if it is meant.", param=problem.field, code="answer_invalid")
+
+
+def _send_tool_calls(request: Request, exchange: Exchange, body: ReplyBody) -> dict[str, Any]:
+    switchboard = _switchboard(request)
+    try:
+        if body.text:
+            switchboard.reply(exchange.id, body.text, operator=request.state.operator_name)
+        calls = [ToolCall(call.name, call.arguments) for call in body.tool_calls]
+        switchboard.send_tool_calls(exchange.id, calls, operator=request.state.operator_name)
+    except ExchangeClosedError as error:
+        raise _closed_error(error) from None
+    return exchange_json(exchange, switchboard)
 
 
 def _send_paced(request: Request, exchange: Exchange, text: str) -> None:
@@ -324,11 +366,15 @@ async def take_over(request: Request, exchange_id: str) -> dict[str, Any]:
 
 @router.post("/exchanges/{exchange_id}/fail")
 async def fail(request: Request, exchange_id: str, body: FailBody) -> dict[str, Any]:
-    """End a request with an error the client sees (for requests nobody will answer)."""
+    """End a request with an error the client sees: a plain refusal (502), or an injected
+    failure as a provider sends it (`status` 429/500/503/529, or `drop` to cut the connection)."""
     switchboard = _switchboard(request)
     exchange = _exchange(switchboard, exchange_id)
+    injected = body.drop or body.status is not None
+    code = DROPPED if body.drop else ("injected_error" if injected else "operator_declined")
     try:
-        switchboard.fail(exchange.id, body.message, code="operator_declined")
+        switchboard.fail(exchange.id, body.message, code, status=None if body.drop else body.status,
+                         injected=injected)
     except ExchangeClosedError as error:
         raise _closed_error(error) from None
     return exchange_json(exchange, switchboard)
