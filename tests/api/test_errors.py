@@ -98,10 +98,12 @@ def test_everything_the_schema_allows_is_accepted_and_kept(server, operator):
         [exchange] = operator.wait_for(1)
         assert exchange["request"]["messages"] == request["messages"]
         assert exchange["user_input"] == "and now?"
-        operator.reply(exchange["id"], "Done.")
+        # The request asks for a JSON object: the operator's answer must be one.
+        assert operator.reply(exchange["id"], "Done.").status_code == 422
+        operator.reply(exchange["id"], '{"answer": "Done."}').raise_for_status()
         thread.join(10)
     assert result["r"].status_code == 200
-    assert result["r"].json()["choices"][0]["message"]["content"] == "Done."
+    assert result["r"].json()["choices"][0]["message"]["content"] == '{"answer": "Done."}'
     import json
     import sqlite3
     db = sqlite3.connect(server.data_dir / "exchanges.sqlite3")

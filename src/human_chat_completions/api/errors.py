@@ -83,7 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if getattr(exc, "expected", False):  # a cut connection the operator asked for
+            log.info("connection cut on %s %s: %s", request.method, request.url.path, exc)
+        else:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(
             APIError(500, "The server had an internal error.", type="server_error")
         )

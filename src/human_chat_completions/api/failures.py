@@ -31,6 +31,8 @@ RETRY_AFTER_SECONDS = 1
 class ConnectionDropped(Exception):
     """Raised inside a response body to cut the connection mid-reply (the server closes it)."""
 
+    expected = True  # not a fault: the error handlers keep it out of the error log
+
 
 def status_of(error: StreamError) -> int:
     return error.status or _OWN_STATUS.get(error.code, 502)

@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.validators import validator_for
 
 ARGUMENT_PIECE_CHARS = 24  # arguments stream in pieces, as an LLM's do
 
@@ -139,7 +140,9 @@ def structured_problem(request: dict[str, Any], text: str) -> Problem | None:
 def schema_problem(schema: dict[str, Any], value: Any, root: str) -> Problem | None:
     """The first way `value` breaks `schema`, naming the field; an unusable schema is no check."""
     try:
-        validator = Draft202012Validator(schema)
+        checker = validator_for(schema, default=Draft202012Validator)
+        checker.check_schema(schema)
+        validator = checker(schema)
         errors = sorted(validator.iter_errors(value), key=lambda e: (len(e.absolute_path), str(e.path)))
     except SchemaError:
         return None

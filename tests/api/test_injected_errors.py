@@ -1,0 +1,117 @@
+"""Errors the operator injects reach the official client as a provider's would: the status, the
+error type, `retry-after`, a cut connection; a client's own retries meet the same failure."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from tests.support import RunningServer
+
+ASK = [{"role": "user", "content": "Hello?"}]
+
+
+def client(server: RunningServer, retries: int = 0) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.base + "/v1", api_key="sk-x", max_retries=retries)
+
+
+@pytest.mark.parametrize(("status", "error_class"), [
+    (429, openai.RateLimitError),
+    (500, openai.InternalServerError),
+    (503, openai.InternalServerError),
+    (529, openai.InternalServerError),
+])
+def test_an_injected_status_reaches_the_client_as_its_error_class(server, operator, status, error_class):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [exchange] = operator.wait_for(1)
+        operator.fail(exchange["id"], status=status).raise_for_status()
+        with pytest.raises(error_class) as raised:
+            future.result(timeout=10)
+    assert raised.value.status_code == status
+    assert raised.value.response.headers.get("x-should-retry") is None  # as a provider sends it
+    if status == 429:
+        assert raised.value.response.headers["retry-after"] == "1"
+        assert raised.value.code == "rate_limit_exceeded"
+    record = operator.exchange(exchange["id"])
+    assert record["outcome"] == "failed" and record["injected_error"] == str(status)
+
+
+def test_a_clients_own_retries_meet_the_same_injected_error(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server, retries=2) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [exchange] = operator.wait_for(1)
+        operator.fail(exchange["id"], status=429).raise_for_status()
+        with pytest.raises(openai.RateLimitError):
+            future.result(timeout=20)
+    failed = operator.exchanges("failed")
+    assert len(failed) == 3, "the first request and the client's two retries"
+    assert {record["injected_error"] for record in failed} == {"429"}
+    assert [record["notice_code"] for record in failed[1:]] == ["injected_retry"] * 2
+    assert operator.exchanges("waiting") == []  # the operator did not have to fail each retry
+
+
+def test_an_injected_error_in_a_started_stream_comes_as_its_error_event(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        def read() -> list[str]:
+            seen = []
+            for chunk in api.chat.completions.create(model="m", messages=ASK, stream=True):
+                seen.append(chunk.choices[0].delta.content or "")
+            return seen
+
+        future = pool.submit(read)
+        [exchange] = operator.wait_for(1)
+        operator.reply(exchange["id"], "Let me ", done=False).raise_for_status()
+        operator.fail(exchange["id"], status=503, message="The server is overloaded.").raise_for_status()
+        with pytest.raises(openai.APIError, match="overloaded"):
+            future.result(timeout=10)
+
+
+def test_a_dropped_connection_cuts_a_stream_mid_reply(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        received: list[str] = []
+
+        def read() -> None:
+            for chunk in api.chat.completions.create(model="m", messages=ASK, stream=True):
+                received.append(chunk.choices[0].delta.content or "")
+
+        future = pool.submit(read)
+        [exchange] = operator.wait_for(1)
+        operator.reply(exchange["id"], "Half a thought", done=False).raise_for_status()
+        operator.fail(exchange["id"], drop=True).raise_for_status()
+        with pytest.raises((httpx.RemoteProtocolError, openai.APIConnectionError)):
+            future.result(timeout=10)
+    assert "".join(received) == "Half a thought"
+    assert operator.exchange(exchange["id"])["injected_error"] == "drop"
+
+
+def test_a_dropped_connection_fails_a_waiting_request_as_a_network_error(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [exchange] = operator.wait_for(1)
+        operator.fail(exchange["id"], drop=True).raise_for_status()
+        with pytest.raises(openai.APIConnectionError):
+            future.result(timeout=10)
+    health = httpx.get(server.base + "/health").json()
+    assert health["status"] == "ok"  # the server goes on
+
+
+def test_the_responses_api_gets_an_injected_429_too(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.responses.create, model="m", input="Hello?")
+        [exchange] = operator.wait_for(1)
+        operator.fail(exchange["id"], status=429).raise_for_status()
+        with pytest.raises(openai.RateLimitError):
+            future.result(timeout=10)
+
+
+def test_only_provider_statuses_can_be_injected(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [exchange] = operator.wait_for(1)
+        assert operator.fail(exchange["id"], status=418).status_code == 400
+        operator.reply(exchange["id"], "Fine.").raise_for_status()
+        assert future.result(timeout=10).choices[0].message.content == "Fine."
