@@ -115,3 +115,32 @@ def test_only_provider_statuses_can_be_injected(server, operator):
         assert operator.fail(exchange["id"], status=418).status_code == 400
         operator.reply(exchange["id"], "Fine.").raise_for_status()
         assert future.result(timeout=10).choices[0].message.content == "Fine."
+
+
+def test_the_csv_export_names_injected_errors_and_tool_calls(server, operator):
+    import csv
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from human_chat_completions.cli import app
+
+    tools = [{"type": "function", "function": {"name": "ping", "parameters": {"type": "object"}}}]
+    with ThreadPoolExecutor(2) as pool, client(server) as api:
+        failing = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [first] = operator.wait_for(1)
+        operator.fail(first["id"], status=529).raise_for_status()
+        calling = pool.submit(api.chat.completions.create, model="m", tools=tools,
+                              messages=[{"role": "user", "content": "ping it"}])
+        [second] = operator.wait_for(1)
+        operator.call_tools(second["id"], [{"name": "ping", "arguments": {}}]).raise_for_status()
+        calling.result(timeout=10)
+        with pytest.raises(openai.InternalServerError):
+            failing.result(timeout=10)
+    exported = CliRunner().invoke(app, ["logs", "export", "-f", "csv", "--include-unfinished",
+                                        "--data-dir", str(server.data_dir)])
+    assert exported.exit_code == 0, exported.output
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(exported.stdout))}
+    assert rows[first["id"]]["injected_error"] == "529"
+    assert json.loads(rows[second["id"]]["tool_calls"])[0]["function"]["name"] == "ping"

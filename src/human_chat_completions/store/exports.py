@@ -36,7 +36,7 @@ CSV_COLUMNS = (
     "id", "conversation_id", "participant", "received_at", "done_at", "outcome", "mode", "author",
     "model", "user_input", "final", "draft", "drafts", "edit_distance", "response_seconds",
     "delivery_style", "operator_session", "note", "tag", "error", "side_request", "study",
-    "condition", "operator", "guard_phrase", "guard_action",
+    "condition", "operator", "guard_phrase", "guard_action", "tool_calls", "injected_error",
 )
 # Keys a training example keeps from a request message; the rest (`refusal: null`, client
 # extras) is noise to a trainer.
@@ -212,6 +212,8 @@ def _csv_values(record: Record) -> Row:
         "operator": record.operator,
         "guard_phrase": record.guard_phrase,
         "guard_action": record.guard_action,
+        "tool_calls": json.dumps(record.tool_calls, ensure_ascii=False) if record.tool_calls else None,
+        "injected_error": record.injected_error,
     }
 
 
