@@ -147,3 +147,37 @@ def test_tool_calls_must_finish_the_reply(server, operator):
         assert unfinished.status_code == 400
         operator.reply(exchange["id"], "Sunny.").raise_for_status()
         future.result(timeout=10)
+
+
+RESPONSES_WEATHER = {"type": "function", "name": "get_weather", "description": "The weather now.",
+                     "parameters": WEATHER["function"]["parameters"]}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_responses_api_function_call_round_trip(server, operator, stream):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        def ask(**kwargs):
+            if not stream:
+                return api.responses.create(model="m", tools=[RESPONSES_WEATHER], **kwargs)
+            with api.responses.stream(model="m", tools=[RESPONSES_WEATHER], **kwargs) as events:
+                for _ in events:
+                    pass
+                return events.get_final_response()
+
+        future = pool.submit(ask, input="Weather in Kyoto?")
+        [first] = operator.wait_for(1)
+        assert first["request"]["tools"][0]["function"]["name"] == "get_weather"
+        operator.call_tools(first["id"], [{"name": "get_weather", "arguments": {"city": "Kyoto"}}]
+                            ).raise_for_status()
+        response = future.result(timeout=10)
+        [call] = [item for item in response.output if item.type == "function_call"]
+        assert call.name == "get_weather" and json.loads(call.arguments) == {"city": "Kyoto"}
+
+        future = pool.submit(ask, previous_response_id=response.id, input=[
+            {"type": "function_call_output", "call_id": call.call_id, "output": "clear, 21 C"}])
+        [second] = operator.wait_for(1)
+        assert second["conversation"]["id"] == first["conversation"]["id"]
+        assert second["request"]["messages"][-1] == {"role": "tool", "tool_call_id": call.call_id,
+                                                     "content": "clear, 21 C"}
+        operator.reply(second["id"], "Clear and 21 °C.").raise_for_status()
+        assert future.result(timeout=10).output_text == "Clear and 21 °C."

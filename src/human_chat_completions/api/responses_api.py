@@ -131,7 +131,10 @@ def previous_history(switchboard: Switchboard, response_id: str | None) -> list[
     messages = previous.messages
     if previous.request.get("responses_request", {}).get("instructions") and messages:
         messages = messages[1:]
-    return [*messages, {"role": "assistant", "content": previous.reply.text}]
+    said: dict[str, Any] = {"role": "assistant", "content": previous.reply.text}
+    if previous.reply.tool_calls:
+        said["tool_calls"] = previous.reply.tool_calls
+    return [*messages, said]
 
 
 def chat_payload(
@@ -148,6 +151,7 @@ def chat_payload(
             chat[name] = payload[name]
     if parsed.max_output_tokens is not None:
         chat["max_completion_tokens"] = parsed.max_output_tokens
+    chat.update(chat_tools(payload))
     wanted = (payload.get("text") or {}).get("format") if isinstance(payload.get("text"), dict) else None
     if isinstance(wanted, dict) and wanted.get("type") == "json_schema":
         spec = {key: wanted[key] for key in ("name", "schema", "strict", "description") if key in wanted}
@@ -155,6 +159,22 @@ def chat_payload(
     elif isinstance(wanted, dict) and wanted.get("type") == "json_object":
         chat["response_format"] = {"type": "json_object"}
     return chat
+
+
+def chat_tools(payload: dict[str, Any]) -> dict[str, Any]:
+    """Function tools and tool_choice in chat spelling (Responses puts name and parameters at the
+    top of a tool); built-in tools (web search, files) are for OpenAI to run, not the operator."""
+    tools = [{"type": "function", "function": {key: tool[key] for key in
+                                               ("name", "description", "parameters", "strict")
+                                               if key in tool}}
+             for tool in payload.get("tools") or []
+             if isinstance(tool, dict) and tool.get("type") == "function" and tool.get("name")]
+    if not tools:
+        return {}
+    choice = payload.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        choice = {"type": "function", "function": {"name": choice.get("name")}}
+    return {"tools": tools, **({"tool_choice": choice} if choice is not None else {})}
 
 
 # -- response: exchange → Responses shape ----------------------------------------------------------
@@ -178,6 +198,14 @@ def output_message(exchange: Exchange, text: str, status: str) -> dict[str, Any]
             "role": "assistant", "content": content}
 
 
+def function_call_item(call: dict[str, Any], status: str = "completed") -> dict[str, Any]:
+    """An operator's tool call as a Responses `function_call` output item."""
+    return {"type": "function_call", "id": "fc_" + call["id"].removeprefix("call_"),
+            "call_id": call["id"], "name": call["function"]["name"],
+            "arguments": call["function"]["arguments"] if status == "completed" else "",
+            "status": status}
+
+
 def usage(exchange: Exchange) -> dict[str, Any]:
     counted = wire.usage(exchange.messages, exchange.reply.text)
     return {
@@ -196,6 +224,8 @@ def response_object(exchange: Exchange, model: str, status: str) -> dict[str, An
     reply = exchange.reply
     output = [] if status == "in_progress" else [output_message(
         exchange, reply.text, "completed" if status == "completed" else "incomplete")]
+    if status == "completed":
+        output += [function_call_item(call) for call in reply.tool_calls]
     error = None
     if status == "failed" and reply.error is not None:
         error = {"code": "server_error", "message": reply.error.message}
@@ -261,7 +291,7 @@ async def sse_body(
             yield ": keep-alive\n\n"
             continue
         if isinstance(piece, dict):
-            continue  # tool-call deltas from an auto answer have no text event here
+            continue  # tool calls are announced whole once the reply is done (below)
         if exchange.first_byte_at is None:
             switchboard.note_first_byte(exchange)
         yield event("response.output_text.delta", **item, content_index=0, delta=piece, logprobs=[])
@@ -274,7 +304,24 @@ async def sse_body(
     yield event("response.content_part.done", **item, content_index=0, part=output_text(text))
     yield event("response.output_item.done", output_index=0,
                 item=output_message(exchange, text, "completed"))
+    for index, call in enumerate(exchange.reply.tool_calls, start=1):
+        for line in function_call_events(event, index, call):
+            yield line
     yield event("response.completed", response=response_object(exchange, model, "completed"))
+
+
+def function_call_events(event: _Events, index: int, call: dict[str, Any]) -> list[str]:
+    item_id = "fc_" + call["id"].removeprefix("call_")
+    arguments = call["function"]["arguments"]
+    return [
+        event("response.output_item.added", output_index=index,
+              item=function_call_item(call, "in_progress")),
+        event("response.function_call_arguments.delta", item_id=item_id, output_index=index,
+              delta=arguments),
+        event("response.function_call_arguments.done", item_id=item_id, output_index=index,
+              name=call["function"]["name"], arguments=arguments),
+        event("response.output_item.done", output_index=index, item=function_call_item(call)),
+    ]
 
 
 async def late_json_body(
