@@ -8,7 +8,15 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from human_chat_completions import __version__
-from human_chat_completions.api import anthropic_api, chat, failures, ollama_api, operator, responses_api
+from human_chat_completions.api import (
+    anthropic_api,
+    chat,
+    failures,
+    ollama_api,
+    operator,
+    operator_answers,
+    responses_api,
+)
 from human_chat_completions.api.errors import install_error_handlers
 from human_chat_completions.api.origins import ClientOriginGate
 from human_chat_completions.core import Switchboard
@@ -49,6 +57,7 @@ def create_app(
     app.include_router(anthropic_api.router)
     app.include_router(ollama_api.router)
     app.include_router(operator.router)
+    app.include_router(operator_answers.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict:

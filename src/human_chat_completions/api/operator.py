@@ -8,18 +8,17 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from human_chat_completions import operators
 from human_chat_completions.api.errors import APIError
 from human_chat_completions.api.requests import bearer_token
 from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Switchboard
 from human_chat_completions.core.conversation import Conversation
-from human_chat_completions.core.delivery import Pace, pace_for, send_paced
 from human_chat_completions.core.events import (
     ConversationChanged,
     Event,
@@ -29,10 +28,7 @@ from human_chat_completions.core.events import (
     ReplyDelta,
 )
 from human_chat_completions.core.record import ExchangeRecord, iso, record_of
-from human_chat_completions.core.stream import DROPPED
-from human_chat_completions.core.study import guard_hit
 from human_chat_completions.core.switchboard import ExchangeClaimedError
-from human_chat_completions.core.tool_calls import ToolCall, answer_problem
 from human_chat_completions.token_guard import TokenGuard
 
 log = logging.getLogger(__name__)
@@ -69,32 +65,6 @@ def require_operator(request: Request) -> None:
 router = APIRouter(prefix="/operator/api", dependencies=[Depends(require_operator)])
 
 
-class ToolCallBody(BaseModel):
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class ReplyBody(BaseModel):
-    text: str = ""
-    tool_calls: list[ToolCallBody] = Field(
-        default_factory=list, description="Calls of the request's tools; they finish the reply.")
-    done: bool = False
-    draft_id: str | None = Field(
-        default=None, description="The copilot draft this reply is based on (sent as is or edited).")
-    delivery: Literal["now", "paced"] = Field(
-        default="now", description="`paced`: the whole text at the conversation's pace, then done.")
-    force: bool = Field(default=False, description="Send even if the reply holds a guard phrase, "
-                                                   "or arguments or JSON the request's schema refuses.")
-
-    @model_validator(mode="after")
-    def _paced_is_whole(self) -> ReplyBody:
-        if self.delivery == "paced" and not self.done:
-            raise ValueError("paced delivery sends the whole reply: set done to true")
-        if self.tool_calls and not self.done:
-            raise ValueError("tool calls finish the reply: set done to true")
-        return self
-
-
 class RegenerateBody(BaseModel):
     instruction: str | None = Field(default=None, max_length=500)
 
@@ -111,13 +81,6 @@ class ChooseBody(BaseModel):
 class ClaimBody(BaseModel):
     take_over: bool = Field(
         default=False, description="Take the exchange from the operator holding it (noted on it).")
-
-
-class FailBody(BaseModel):
-    message: str = Field(default="The operator ended this request.", min_length=1)
-    status: Literal[429, 500, 503, 529] | None = Field(
-        default=None, description="Send this HTTP error, in the shape of the API the client used.")
-    drop: bool = Field(default=False, description="Cut the connection instead (mid-reply if started).")
 
 
 class ModeBody(BaseModel):
@@ -146,11 +109,11 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def _switchboard(request: Request) -> Switchboard:
+def switchboard_of(request: Request) -> Switchboard:
     return request.app.state.switchboard
 
 
-def _exchange(switchboard: Switchboard, exchange_id: str) -> Exchange:
+def exchange_of(switchboard: Switchboard, exchange_id: str) -> Exchange:
     try:
         return switchboard.get(exchange_id)
     except KeyError:
@@ -168,7 +131,7 @@ async def list_exchanges(request: Request, outcome: str | None = None,
                          state: str | None = None) -> list[dict[str, Any]]:
     """Exchanges of this run, oldest first; `outcome` filters (comma-separated outcomes allowed;
     `state` is its older name)."""
-    switchboard = _switchboard(request)
+    switchboard = switchboard_of(request)
     asked = outcome or state
     wanted = {part.strip() for part in asked.split(",")} if asked else None
     return [
@@ -180,11 +143,11 @@ async def list_exchanges(request: Request, outcome: str | None = None,
 
 @router.get("/exchanges/{exchange_id}", response_model=None, responses=_RECORD)
 async def get_exchange(request: Request, exchange_id: str) -> dict[str, Any]:
-    switchboard = _switchboard(request)
-    return exchange_json(_exchange(switchboard, exchange_id), switchboard)
+    switchboard = switchboard_of(request)
+    return exchange_json(exchange_of(switchboard, exchange_id), switchboard)
 
 
-def _closed_error(error: ExchangeClosedError) -> APIError:
+def closed_error(error: ExchangeClosedError) -> APIError:
     state = error.exchange.state.value
     return APIError(
         409,
@@ -206,17 +169,17 @@ def _claimed_error(error: ExchangeClaimedError) -> APIError:
     )
 
 
-def _claim(request: Request, exchange_id: str, take_over: bool = False) -> Exchange:
+def claim_exchange(request: Request, exchange_id: str, take_over: bool = False) -> Exchange:
     """The acting named operator claims the exchange: 404, or 409 if it is closed or another holds it."""
-    switchboard, operator = _switchboard(request), request.state.operator_name
-    exchange = _exchange(switchboard, exchange_id)
+    switchboard, operator = switchboard_of(request), request.state.operator_name
+    exchange = exchange_of(switchboard, exchange_id)
     holder = exchange.claimed_by
     try:
         switchboard.claim(exchange.id, operator, take_over=take_over)
     except ExchangeClaimedError as error:
         raise _claimed_error(error) from None
     except ExchangeClosedError as error:
-        raise _closed_error(error) from None
+        raise closed_error(error) from None
     if holder not in (None, operator):
         log.info("operator %s took exchange %s over from %s", operator, exchange.id, holder)
     return exchange
@@ -229,87 +192,11 @@ async def claim(request: Request, exchange_id: str, body: ClaimBody | None = Non
     if request.state.operator_name is None:
         raise APIError(400, "Only a named operator claims exchanges: use a token from "
                             "`hcc operators add NAME`.", code="operator_unnamed")
-    exchange = _claim(request, exchange_id, take_over=body is not None and body.take_over)
-    return exchange_json(exchange, _switchboard(request))
+    exchange = claim_exchange(request, exchange_id, take_over=body is not None and body.take_over)
+    return exchange_json(exchange, switchboard_of(request))
 
 
-@router.post("/exchanges/{exchange_id}/reply")
-async def reply(request: Request, exchange_id: str, body: ReplyBody) -> dict[str, Any]:
-    """Append text to the reply at once; `done: true` finishes it."""
-    if request.state.operator_name is not None:  # the main token's operator may answer any exchange
-        _claim(request, exchange_id)  # a named operator's reply claims it
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
-    if body.draft_id is not None:
-        _choose(switchboard, exchange, body.draft_id)
-    if not exchange.state.open:
-        raise _closed_error(ExchangeClosedError(exchange))
-    _guard(switchboard, exchange, body)
-    _check_answer(exchange, body)
-    if body.tool_calls:
-        return _send_tool_calls(request, exchange, body)
-    if body.delivery == "paced":
-        _send_paced(request, exchange, body.text)
-        return exchange_json(exchange, switchboard)
-    try:
-        switchboard.reply(exchange.id, body.text, done=body.done, operator=request.state.operator_name)
-    except ExchangeClosedError as error:
-        raise _closed_error(error) from None
-    return exchange_json(exchange, switchboard)
-
-
-def _guard(switchboard: Switchboard, exchange: Exchange, body: ReplyBody) -> None:
-    """A reply that would break the persona (a study's guard phrase) is held: 409 naming the
-    phrase, unless the operator forces it. Either way the exchange is flagged."""
-    condition = switchboard.conversation(exchange.conversation_id).condition
-    phrase = guard_hit(exchange.reply.text + body.text, condition.guard_phrases) if condition else None
-    if phrase is None:
-        return
-    switchboard.flag_guard(exchange.id, phrase, "forced" if body.force else "held")
-    if not body.force:
-        raise APIError(409, f"The reply contains the guard phrase {phrase!r}; it was held. Send "
-                            "it with \"force\": true if it is meant.", type="conflict_error",
-                       param=phrase, code="guard_phrase")
-
-
-def _check_answer(exchange: Exchange, body: ReplyBody) -> None:
-    """A finished answer must be what the request asked for (its tools' argument schemas, its
-    response format): 422 naming the field, unless forced."""
-    if not body.done or body.force:
-        return
-    calls = [ToolCall(call.name, call.arguments) for call in body.tool_calls]
-    problem = answer_problem(exchange.request, exchange.reply.text + body.text, calls)
-    if problem is not None:
-        raise APIError(422, f"The answer does not fit the request: {problem}. Send it with "
-                            "\"force\": true if it is meant.", param=problem.field, code="answer_invalid")
-
-
-def _send_tool_calls(request: Request, exchange: Exchange, body: ReplyBody) -> dict[str, Any]:
-    switchboard = _switchboard(request)
-    try:
-        if body.text:
-            switchboard.reply(exchange.id, body.text, operator=request.state.operator_name)
-        calls = [ToolCall(call.name, call.arguments) for call in body.tool_calls]
-        switchboard.send_tool_calls(exchange.id, calls, operator=request.state.operator_name)
-    except ExchangeClosedError as error:
-        raise _closed_error(error) from None
-    return exchange_json(exchange, switchboard)
-
-
-def _send_paced(request: Request, exchange: Exchange, text: str) -> None:
-    """The whole reply at the conversation's pace (its study condition's, else the settings'),
-    as the window's Send does; the call returns at once."""
-    settings = request.app.state.settings_store.current
-    condition = _switchboard(request).conversation(exchange.conversation_id).condition
-    pace = pace_for(condition, Pace(settings.first_token_delay, settings.tokens_per_second))
-    sending: set[asyncio.Task] = request.app.state.paced_sends
-    task = asyncio.get_running_loop().create_task(
-        send_paced(_switchboard(request), exchange.id, text, pace, operator=request.state.operator_name))
-    sending.add(task)  # held until done: the loop keeps only weak references to tasks
-    task.add_done_callback(sending.discard)
-
-
-def _choose(switchboard: Switchboard, exchange: Exchange, draft_id: str | None) -> None:
+def choose_draft(switchboard: Switchboard, exchange: Exchange, draft_id: str | None) -> None:
     if draft_id is not None and all(d.id != draft_id for d in exchange.drafts):
         raise APIError(404, f"No draft '{draft_id}' on exchange {exchange.id}.", param="draft_id",
                        code="draft_not_found")
@@ -327,8 +214,8 @@ def _copilot(request: Request):
 @router.post("/exchanges/{exchange_id}/note")
 async def note(request: Request, exchange_id: str, body: NoteBody) -> dict[str, Any]:
     """The operator's note and tag on an exchange (e.g. a dialogue act), at any time."""
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
+    switchboard = switchboard_of(request)
+    exchange = exchange_of(switchboard, exchange_id)
     switchboard.annotate(exchange.id, body.note, body.tag)
     return exchange_json(exchange, switchboard)
 
@@ -336,19 +223,19 @@ async def note(request: Request, exchange_id: str, body: NoteBody) -> dict[str, 
 @router.post("/exchanges/{exchange_id}/choose")
 async def choose(request: Request, exchange_id: str, body: ChooseBody) -> dict[str, Any]:
     """Take a draft into the reply (or `null`: discard all drafts)."""
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
-    _choose(switchboard, exchange, body.draft_id)
+    switchboard = switchboard_of(request)
+    exchange = exchange_of(switchboard, exchange_id)
+    choose_draft(switchboard, exchange, body.draft_id)
     return exchange_json(exchange, switchboard)
 
 
 @router.post("/exchanges/{exchange_id}/regenerate")
 async def regenerate(request: Request, exchange_id: str, body: RegenerateBody) -> dict[str, Any]:
     """New copilot drafts, optionally with a short instruction ("shorter", "more polite")."""
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
+    switchboard = switchboard_of(request)
+    exchange = exchange_of(switchboard, exchange_id)
     if not exchange.state.open:
-        raise _closed_error(ExchangeClosedError(exchange))
+        raise closed_error(ExchangeClosedError(exchange))
     _copilot(request).regenerate(exchange.id, body.instruction)
     return exchange_json(exchange, switchboard)
 
@@ -356,39 +243,23 @@ async def regenerate(request: Request, exchange_id: str, body: RegenerateBody) -
 @router.post("/exchanges/{exchange_id}/takeover")
 async def take_over(request: Request, exchange_id: str) -> dict[str, Any]:
     """Stop an auto answer mid-stream; what was sent stays, the operator finishes it."""
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
+    switchboard = switchboard_of(request)
+    exchange = exchange_of(switchboard, exchange_id)
     if not _copilot(request).take_over(exchange.id):
         raise APIError(409, f"Exchange {exchange.id} has no auto answer running.",
                        type="conflict_error", code="not_auto")
     return exchange_json(exchange, switchboard)
 
 
-@router.post("/exchanges/{exchange_id}/fail")
-async def fail(request: Request, exchange_id: str, body: FailBody) -> dict[str, Any]:
-    """End a request with an error the client sees: a plain refusal (502), or an injected
-    failure as a provider sends it (`status` 429/500/503/529, or `drop` to cut the connection)."""
-    switchboard = _switchboard(request)
-    exchange = _exchange(switchboard, exchange_id)
-    injected = body.drop or body.status is not None
-    code = DROPPED if body.drop else ("injected_error" if injected else "operator_declined")
-    try:
-        switchboard.fail(exchange.id, body.message, code, status=None if body.drop else body.status,
-                         injected=injected)
-    except ExchangeClosedError as error:
-        raise _closed_error(error) from None
-    return exchange_json(exchange, switchboard)
-
-
 @router.get("/conversations")
 async def list_conversations(request: Request) -> list[dict[str, Any]]:
-    conversations = _switchboard(request).conversations.conversations.values()
+    conversations = switchboard_of(request).conversations.conversations.values()
     return [conversation_json(conversation) for conversation in conversations]
 
 
 @router.post("/conversations/{conversation_id}/mode")
 async def set_mode(request: Request, conversation_id: str, body: ModeBody) -> dict[str, Any]:
-    switchboard = _switchboard(request)
+    switchboard = switchboard_of(request)
     try:
         conversation = switchboard.set_mode(conversation_id, body.mode)
     except KeyError:
@@ -413,7 +284,7 @@ def event_json(event: Event, switchboard: Switchboard) -> dict[str, Any]:
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: every switchboard event from now on, with keep-alive comments."""
-    switchboard = _switchboard(request)
+    switchboard = switchboard_of(request)
     keepalive = request.app.state.settings_store.current.keepalive_seconds
 
     async def feed() -> AsyncIterator[str]:
