@@ -320,3 +320,20 @@ def test_client_that_gives_up_while_waiting_abandons_the_exchange(server, operat
         httpx.post(server.base + "/api/chat", timeout=0.5, json={
             "model": "m", "messages": [{"role": "user", "content": "x"}], "stream": stream})
     wait_until(lambda: operator.exchanges("abandoned"))
+
+
+def test_a_follow_up_continues_the_conversation(server, operator):
+    history: list[Any] = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    with client(server) as api:
+        first, asked = answered_call(operator, lambda: api.chat(model="m", messages=history, stream=False))
+        history += [first.message, {"role": "user", "content": "And then?"}]
+        _, followed = answered_call(operator, lambda: list(api.chat(model="m", messages=history, stream=True)))
+    assert followed["conversation"]["id"] == asked["conversation"]["id"]
+    assert followed["user_input"] == "And then?"
+
+
+def test_conversation_header_names_the_thread(server, operator):
+    with client(server, headers={"X-Conversation-Id": "room-7"}) as api:
+        _, exchange = answered_call(operator, lambda: api.chat(
+            model="m", messages=[{"role": "user", "content": "hello"}], stream=False))
+    assert exchange["conversation"]["identity"] == "room-7"

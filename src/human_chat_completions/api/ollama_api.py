@@ -457,7 +457,8 @@ async def ollama_version() -> dict[str, str]:
 async def ollama_show(request: Request) -> Response:
     """Any model name is accepted on chat requests, so every name "exists" (as /v1/models says)."""
     try:
-        payload = load_json_object(await request.body())
+        body = await requests.read_body(request, requests.current_settings(request).max_body_bytes)
+        payload = load_json_object(body)
     except APIError as error:
         return error_response(error.status, error.message)
     name = payload.get("model") or payload.get("name")
