@@ -144,3 +144,46 @@ def test_the_csv_export_names_injected_errors_and_tool_calls(server, operator):
     rows = {row["id"]: row for row in csv.DictReader(io.StringIO(exported.stdout))}
     assert rows[first["id"]]["injected_error"] == "529"
     assert json.loads(rows[second["id"]]["tool_calls"])[0]["function"]["name"] == "ping"
+
+
+def test_an_armed_failure_meets_the_next_streamed_request_with_its_status(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK, user="p1")
+        [exchange] = operator.wait_for(1)
+        operator.reply(exchange["id"], "Hi.").raise_for_status()
+        future.result(timeout=10)
+        thread = exchange["conversation"]["id"]
+        armed = operator.http.post(f"/conversations/{thread}/fail-next", json={"status": 429})
+        assert armed.json()["armed_failure"]["status"] == 429
+        follow_up = [*ASK, {"role": "assistant", "content": "Hi."}, {"role": "user", "content": "More?"}]
+        with pytest.raises(openai.RateLimitError) as raised:
+            api.chat.completions.create(model="m", messages=follow_up, user="p1", stream=True)
+        assert raised.value.response.headers["retry-after"] == "1"
+        # Armed once: the request after it reaches the operator again.
+        future = pool.submit(api.chat.completions.create, model="m", messages=follow_up, user="p1")
+        [again] = operator.wait_for(1)
+        operator.reply(again["id"], "Here.").raise_for_status()
+        assert future.result(timeout=10).choices[0].message.content == "Here."
+    failed = operator.exchanges("failed")
+    assert [(r["conversation"]["id"], r["injected_error"]) for r in failed] == [(thread, "429")]
+    conversation = next(c for c in operator.http.get("/conversations").json() if c["id"] == thread)
+    assert conversation["armed_failure"] is None
+
+
+def test_an_armed_drop_cuts_the_next_request_and_can_be_disarmed(server, operator):
+    with ThreadPoolExecutor(1) as pool, client(server) as api:
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK, user="p2")
+        [exchange] = operator.wait_for(1)
+        operator.reply(exchange["id"], "Hi.").raise_for_status()
+        future.result(timeout=10)
+        thread = exchange["conversation"]["id"]
+        operator.http.post(f"/conversations/{thread}/fail-next", json={"drop": True}).raise_for_status()
+        with pytest.raises((httpx.RemoteProtocolError, openai.APIConnectionError)):
+            list(api.chat.completions.create(model="m", messages=ASK, user="p2", stream=True))
+        operator.http.post(f"/conversations/{thread}/fail-next", json={"status": 500}).raise_for_status()
+        operator.http.delete(f"/conversations/{thread}/fail-next").raise_for_status()
+        future = pool.submit(api.chat.completions.create, model="m", messages=ASK, user="p2")
+        [again] = operator.wait_for(1)
+        operator.reply(again["id"], "Fine.").raise_for_status()
+        assert future.result(timeout=10).choices[0].message.content == "Fine."
+    assert operator.http.post("/conversations/conv_nope/fail-next", json={}).status_code == 404

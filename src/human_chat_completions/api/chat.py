@@ -27,6 +27,9 @@ async def create_chat_completion(request: Request) -> Response:
     body = await requests.read_body(request, settings.max_body_bytes)
     payload, parsed = requests.parse_chat_request(body)
     exchange = requests.open_exchange(request, switchboard, payload, parsed, settings)
+    refused = responses.refused_at_once(exchange)
+    if refused is not None:
+        return refused
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
     release = lambda: switchboard.detach(exchange)  # noqa: E731

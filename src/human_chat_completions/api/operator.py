@@ -106,7 +106,15 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "persona": conversation.condition.persona if conversation.condition else None,
         "created_at": iso(conversation.created_at),
         "exchange_ids": list(conversation.exchange_ids),
+        "armed_failure": _armed(conversation),
     }
+
+
+def _armed(conversation: Conversation) -> dict[str, Any] | None:
+    error = conversation.armed_failure
+    if error is None:
+        return None
+    return {"status": error.status, "drop": error.drops_connection, "message": error.message}
 
 
 def switchboard_of(request: Request) -> Switchboard:

@@ -14,6 +14,7 @@ from human_chat_completions.api.operator import (
     choose_draft,
     claim_exchange,
     closed_error,
+    conversation_json,
     exchange_json,
     exchange_of,
     require_operator,
@@ -151,3 +152,28 @@ async def fail(request: Request, exchange_id: str, body: FailBody) -> dict[str, 
     except ExchangeClosedError as error:
         raise closed_error(error) from None
     return exchange_json(exchange, switchboard)
+
+
+class ArmBody(BaseModel):
+    message: str = Field(default="Rate limit reached. Please try again later.", min_length=1)
+    status: Literal[429, 500, 503, 529] | None = 429
+    drop: bool = False
+
+
+@router.post("/conversations/{conversation_id}/fail-next")
+async def fail_next(request: Request, conversation_id: str, body: ArmBody) -> dict[str, Any]:
+    """The conversation's next request fails at once with this status (or a cut connection),
+    before its response starts: a streaming app meets the status as a provider sends it."""
+    switchboard = switchboard_of(request)
+    if conversation_id not in switchboard.conversations.conversations:
+        raise APIError(404, f"No conversation '{conversation_id}'.", code="conversation_not_found")
+    code, status = (DROPPED, None) if body.drop else ("injected_error", body.status or 429)
+    return conversation_json(switchboard.arm_failure(conversation_id, body.message, code, status))
+
+
+@router.delete("/conversations/{conversation_id}/fail-next")
+async def disarm(request: Request, conversation_id: str) -> dict[str, Any]:
+    switchboard = switchboard_of(request)
+    if conversation_id not in switchboard.conversations.conversations:
+        raise APIError(404, f"No conversation '{conversation_id}'.", code="conversation_not_found")
+    return conversation_json(switchboard.disarm_failure(conversation_id))

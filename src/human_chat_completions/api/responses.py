@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse, Response
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -110,6 +111,17 @@ async def late_json_body(
 
 def failure_status(error: StreamError) -> int:
     return failures.status_of(error)
+
+
+def refused_at_once(exchange: Exchange) -> Response | None:
+    """An exchange that failed as it opened (a failure the operator armed, or a client's retry of
+    an injected one) is answered with the status itself, even for a stream: nothing has started."""
+    error = exchange.reply.error
+    if error is None or not (error.status or error.drops_connection):
+        return None
+    if error.drops_connection:
+        return ExchangeResponse(dropped_body(), lambda: None, media_type="application/json")
+    return JSONResponse(stream_error(error), failures.status_of(error), headers=failures.headers_of(error))
 
 
 async def dropped_body() -> AsyncIterator[bytes]:

@@ -352,6 +352,9 @@ async def create_response(request: Request) -> Response:
     except ValidationError as exc:
         raise validation_error(exc) from None
     exchange = requests.open_exchange(request, switchboard, chat, as_chat, settings, as_sent=payload)
+    refused = responses.refused_at_once(exchange)
+    if refused is not None:
+        return refused
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
 

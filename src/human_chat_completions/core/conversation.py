@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from human_chat_completions.core.exchange import Mode, message_text
+from human_chat_completions.core.stream import StreamError
 from human_chat_completions.core.study import Condition
 from human_chat_completions.core.tool_calls import normalized_calls
 
@@ -24,6 +25,7 @@ class Conversation:
     identity: str | None = None
     owner: str | None = None  # the participant whose key opened it: only they can reach it
     condition: Condition | None = None  # the owner's study condition
+    armed_failure: StreamError | None = None  # the error its next request gets at once
     created_at: float = field(default_factory=time.time)
     exchange_ids: list[str] = field(default_factory=list)
 

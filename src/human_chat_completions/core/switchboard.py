@@ -116,7 +116,27 @@ class Switchboard:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
         self._repeat_injected(exchange, is_retry)
+        if conversation.armed_failure is not None and exchange.state.open:
+            error, conversation.armed_failure = conversation.armed_failure, None
+            self.events.publish(ConversationChanged(conversation))
+            self.fail(exchange.id, error.message, error.code, status=error.status, injected=True)
         return exchange
+
+    def arm_failure(self, conversation_id: str, message: str, code: str,
+                    status: int | None = None) -> Conversation:
+        """The conversation's next request fails at once with this error, before its response
+        starts: a streaming client then gets the status itself, as from a provider that refuses
+        (an exchange already streaming can only carry an error inside its stream)."""
+        conversation = self.conversations.conversations[conversation_id]
+        conversation.armed_failure = StreamError(message, code, status)
+        self.events.publish(ConversationChanged(conversation))
+        return conversation
+
+    def disarm_failure(self, conversation_id: str) -> Conversation:
+        conversation = self.conversations.conversations[conversation_id]
+        conversation.armed_failure = None
+        self.events.publish(ConversationChanged(conversation))
+        return conversation
 
     def _repeat_injected(self, exchange: Exchange, is_retry: bool) -> None:
         injected = self._injected.get(exchange.fingerprint) if is_retry and exchange.fingerprint else None
