@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 import anthropic
 import httpx
+import httpx2  # the anthropic SDK's HTTP client: a cut stream surfaces as its error
 import pytest
 
 from human_chat_completions.config import Settings
 from tests.compat.answering import ANSWER, PIECES, VERSIONS, answer, answered_call
-from tests.support import Operator, RunningServer
+from tests.support import Operator, RunningServer, wait_until
 
 pytestmark = pytest.mark.compat
 T = TypeVar("T")
@@ -310,6 +311,29 @@ def test_failure_mid_stream_is_an_error_event(server, operator, client):
     with pytest.raises(anthropic.APIStatusError) as caught:
         acted_call(operator, call, act)
     assert caught.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def test_dropped_connection_is_a_network_failure(server, operator, client):
+    received: list[str] = []
+
+    def read() -> None:
+        with client.messages.stream(model=MODEL, max_tokens=10,
+                                    messages=[{"role": "user", "content": "go"}]) as stream:
+            received.extend(stream.text_stream)
+
+    def act(exchange: dict[str, Any]) -> None:
+        operator.reply(exchange["id"], "Half a thought", done=False).raise_for_status()
+        wait_until(lambda: received)
+        operator.fail(exchange["id"], drop=True).raise_for_status()
+
+    with pytest.raises(httpx2.RemoteProtocolError):
+        acted_call(operator, read, act)
+    assert received == ["Half a thought"]
+    with pytest.raises(anthropic.APIConnectionError):
+        acted_call(operator, lambda: client.messages.create(
+            model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "again"}]),
+            lambda exchange: operator.fail(exchange["id"], drop=True).raise_for_status())
+    assert [record["injected_error"] for record in operator.exchanges()] == ["drop", "drop"]
 
 
 def test_bad_requests_get_anthropic_errors(server):

@@ -8,6 +8,7 @@ its named SSE events (`ping` while waiting), its error envelope, and `x-api-key`
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.core import Exchange, Switchboard
 from human_chat_completions.core.stream import StreamError
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 MESSAGES_PATHS = ("/v1/messages", "/messages")
 COUNT_TOKENS_PATHS = ("/v1/messages/count_tokens", "/messages/count_tokens")
@@ -159,6 +161,9 @@ async def create_message(request: Request) -> Response:
         return await _create_message(with_api_key(request))
     except APIError as error:
         return error_response(error)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(APIError(500, "The server had an internal error."))
 
 
 async def _create_message(request: Request) -> Response:

@@ -108,7 +108,9 @@ def system_text(system: str | list[dict[str, Any]] | None) -> str:
 
 def image_part(block: dict[str, Any]) -> dict[str, Any]:
     """An image block as a chat `image_url` part: base64 data as a data: URL, or its URL."""
-    source = block.get("source") or {}
+    source = block.get("source")
+    if not isinstance(source, dict):
+        return block
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
     elif source.get("type") == "url":
@@ -152,8 +154,8 @@ def assistant_message(content: str | list[dict[str, Any]]) -> dict[str, Any]:
 def tool_message(block: dict[str, Any]) -> dict[str, Any]:
     content = block.get("content")
     message: dict[str, Any] = {"role": "tool", "tool_call_id": block.get("tool_use_id"),
-                               "content": chat_content(content) if isinstance(content, list)
-                               else str(content or "")}
+                               "content": chat_content([part for part in content if isinstance(part, dict)])
+                               if isinstance(content, list) else str(content or "")}
     if block.get("is_error"):
         message["is_error"] = True
     return message
