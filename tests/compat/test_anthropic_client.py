@@ -287,6 +287,33 @@ def test_injected_429_is_a_rate_limit_error(operator, client):
     assert operator.exchanges()[-1]["injected_error"] == "429"
 
 
+def test_the_sdks_retry_of_an_injected_429_gets_the_same(server, operator):
+    with anthropic.Anthropic(base_url=server.base, api_key="k", max_retries=1) as api:
+        with pytest.raises(anthropic.RateLimitError):
+            acted_call(operator, lambda: api.messages.create(
+                model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "busy?"}]),
+                lambda exchange: operator.fail(exchange["id"], status=429).raise_for_status())
+    first, retry = operator.exchanges()
+    assert (first["injected_error"], retry["injected_error"]) == ("429", "429")
+    assert retry["notice_code"] == "injected_retry"
+
+
+def test_injected_429_after_the_headers_went_out_reaches_the_retry(quick):
+    """A late failure cannot change the status: the cut makes the SDK retry, and the retry gets
+    the injected error with its status."""
+    server, operator = quick
+
+    def act(exchange: dict[str, Any]) -> None:
+        time.sleep(0.2)  # the headers are out at once on this server
+        operator.fail(exchange["id"], status=429).raise_for_status()
+
+    with anthropic.Anthropic(base_url=server.base, api_key="k", max_retries=1) as api:
+        with pytest.raises(anthropic.RateLimitError):
+            acted_call(operator, lambda: api.messages.create(
+                model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "late"}]), act)
+    assert [record["injected_error"] for record in operator.exchanges()] == ["429", "429"]
+
+
 def test_injected_529_is_overloaded(operator, client):
     with pytest.raises(anthropic.OverloadedError) as caught:
         acted_call(operator, lambda: client.messages.create(
@@ -364,7 +391,8 @@ def test_sdk_bad_request_error(client):
 
 
 def test_x_api_key_is_the_client_key(tmp_path):
-    with RunningServer(tmp_path / "keys", Settings(client_api_keys=["sk-good"])) as server:
+    settings = Settings(client_api_keys=["sk-good"], participant_keys={"pk-01": "P01"})
+    with RunningServer(tmp_path / "keys", settings) as server:
         count = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 
         def counted(**headers: str) -> httpx.Response:
@@ -379,6 +407,13 @@ def test_x_api_key_is_the_client_key(tmp_path):
         with anthropic.Anthropic(base_url=server.base, api_key="sk-bad", max_retries=0) as api:
             with pytest.raises(anthropic.AuthenticationError):
                 api.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "x"}])
+        # A participant's key in x-api-key names the thread's owner.
+        operator = Operator(server.base)
+        (status, _), exchange = answered_call(operator, lambda: raw_stream(server.base, {
+            "model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "me"}]},
+            **{"x-api-key": "pk-01"}))
+        operator.close()
+        assert status == 200 and exchange["conversation"]["owner"] == "P01"
 
 
 def test_count_tokens(client):

@@ -139,14 +139,21 @@ async def sse_body(
 async def late_json_body(
     switchboard: Switchboard, exchange: Exchange, model: str, keepalive: float
 ) -> AsyncIterator[bytes]:
-    """Headers and whitespace now (JSON allows leading whitespace), the message when ready. A
-    failure now can only be said in the body: the status has gone."""
+    """Headers and whitespace now (JSON allows leading whitespace), the message when ready.
+
+    The status has gone with the headers, and Anthropic's SDK reads an error body under a 200 as
+    a Message with no content. So an injected failure cuts the connection instead: the SDK
+    retries, and its retry meets the same injected error with its real status. Any other failure
+    is said in the body, since a retry would put the question before the operator again.
+    """
     yield b"\n"
     async for piece in exchange.reply.pieces(keepalive):
         if piece is None:
             yield b" "
     error = exchange.reply.error
     failures.raise_if_dropped(error)
+    if error is not None and error.status is not None:
+        raise failures.ConnectionDropped(error.message)
     switchboard.note_first_byte(exchange)
     body = (aw.error_body(failures.status_of(error), error.message) if error is not None
             else aw.message_object(exchange, model))
