@@ -314,6 +314,19 @@ def test_injected_429_after_the_headers_went_out_reaches_the_retry(quick):
     assert [record["injected_error"] for record in operator.exchanges()] == ["429", "429"]
 
 
+def test_a_failure_armed_for_the_next_request_meets_a_stream_as_its_status(server, operator, client):
+    ask = {"model": MODEL, "max_tokens": 10, "metadata": {"user_id": "p7"},
+           "messages": [{"role": "user", "content": "hello"}]}
+    _, exchange = answered_call(operator, lambda: client.messages.create(**ask))
+    thread = exchange["conversation"]["id"]
+    operator.http.post(f"/conversations/{thread}/fail-next", json={"status": 429}).raise_for_status()
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        with client.messages.stream(**ask) as stream:
+            list(stream.text_stream)
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+
+
 def test_injected_529_is_overloaded(operator, client):
     with pytest.raises(anthropic.OverloadedError) as caught:
         acted_call(operator, lambda: client.messages.create(

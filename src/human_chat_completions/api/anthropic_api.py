@@ -51,6 +51,18 @@ def failure_response(error: StreamError) -> JSONResponse:
     return JSONResponse(aw.error_body(status, error.message), status, headers=failures.headers_of(error))
 
 
+def refused_at_once(exchange: Exchange) -> Response | None:
+    """An exchange that failed as it opened (a failure the operator armed, or a client's retry of
+    an injected one) is answered with the status itself, even for a stream: nothing has started."""
+    error = exchange.reply.error
+    if error is None or not (error.status or error.drops_connection):
+        return None
+    if error.drops_connection:
+        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
+                                          media_type="application/json")
+    return failure_response(error)
+
+
 def sse(kind: str, **fields: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields}, ensure_ascii=False)}\n\n"
 
@@ -185,6 +197,9 @@ async def _create_message(request: Request) -> Response:
     except ValidationError as exc:
         raise aw.validation_error(exc) from None
     exchange = requests.open_exchange(request, switchboard, chat, as_chat, settings, as_sent=payload)
+    refused = refused_at_once(exchange)
+    if refused is not None:
+        return refused
     model = parsed.model or settings.model_names[0]
     switchboard.attach(exchange)
 
