@@ -3,13 +3,15 @@ error type, `retry-after`, a cut connection; a client's own retries meet the sam
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
 
-from tests.support import RunningServer
+from human_chat_completions.config import Settings
+from tests.support import Operator, RunningServer
 
 ASK = [{"role": "user", "content": "Hello?"}]
 
@@ -187,3 +189,20 @@ def test_an_armed_drop_cuts_the_next_request_and_can_be_disarmed(server, operato
         operator.reply(again["id"], "Fine.").raise_for_status()
         assert future.result(timeout=10).choices[0].message.content == "Fine."
     assert operator.http.post("/conversations/conv_nope/fail-next", json={}).status_code == 404
+
+
+def test_an_injected_error_after_a_long_wait_reaches_the_client_through_its_retry(tmp_path):
+    """The response started early (headers went out while the operator thought), so its status
+    is fixed: the connection is cut, and the client's retry gets the real 429."""
+    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
+    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
+        operator = Operator(running.base)
+        with client(running, retries=1) as api:
+            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+            [exchange] = operator.wait_for(1)
+            time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
+            operator.fail(exchange["id"], status=429).raise_for_status()
+            with pytest.raises(openai.RateLimitError):
+                future.result(timeout=10)
+        assert [r["injected_error"] for r in operator.exchanges("failed")] == ["429", "429"]
+        operator.close()

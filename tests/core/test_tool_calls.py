@@ -89,5 +89,7 @@ def test_a_tool_follow_up_continues_the_thread_even_respelled():
                  {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
                  {"role": "tool", "tool_call_id": "call_2", "content": "ok too"}]
     assert answered_history(follow_up) == follow_up[:2]
+    assert answered_history([*follow_up, {"role": "user", "content": "and?"}]) == follow_up[:2]
+    assert answered_history(ask) == []
     found, _, is_new = index.resolve(None, follow_up)
     assert found is thread and not is_new

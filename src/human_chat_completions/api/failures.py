@@ -57,6 +57,15 @@ def raise_if_dropped(error: StreamError | None) -> None:
         raise ConnectionDropped(error.message)
 
 
+def raise_if_cut_late(error: StreamError | None) -> None:
+    """A non-stream response that started early (a long wait) can no longer change its status,
+    and the official clients read an error body under 200 as an empty answer. An injected error
+    then cuts the connection: the client's retry gets the status itself (the retry of an injected
+    error gets the same error at once)."""
+    if error is not None and (error.drops_connection or error.status is not None):
+        raise ConnectionDropped(error.message)
+
+
 class _QuietDrops(logging.Filter):
     """A cut the operator asked for is not a server fault: keep it out of the error log."""
 

@@ -104,7 +104,7 @@ async def late_json_body(
             await asyncio.wait_for(exchange.reply.wait_closed(), keepalive)
         except TimeoutError:
             yield b" "
-    failures.raise_if_dropped(exchange.reply.error)
+    failures.raise_if_cut_late(exchange.reply.error)
     switchboard.note_first_byte(exchange)
     yield json.dumps(completion_body(exchange, model), ensure_ascii=False).encode()
 

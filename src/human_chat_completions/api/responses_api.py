@@ -332,7 +332,7 @@ async def late_json_body(
     async for piece in exchange.reply.pieces(keepalive):
         if piece is None:
             yield b" "
-    failures.raise_if_dropped(exchange.reply.error)
+    failures.raise_if_cut_late(exchange.reply.error)
     switchboard.note_first_byte(exchange)
     body = response_object(exchange, model, final_status(exchange))
     yield json.dumps(body, ensure_ascii=False).encode()

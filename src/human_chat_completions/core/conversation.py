@@ -133,12 +133,15 @@ class ConversationIndex:
 
 
 def answered_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The part of a history that an earlier exchange answered: all but the new user turn, or
-    all but the tool results that follow the assistant's tool calls."""
+    """The part of a history that an earlier exchange answered: all but the new turn, which is a
+    user message, the tool results that follow the assistant's tool calls, or both (an agent app
+    sends results and the user's next words together)."""
     end = len(messages)
+    if end and messages[end - 1].get("role") != "tool":
+        end -= 1
     while end > 0 and messages[end - 1].get("role") == "tool":
         end -= 1
-    return messages[:end] if end < len(messages) else messages[:-1]
+    return messages[:end]
 
 
 def _opening(messages: list[dict[str, Any]]) -> bool:
