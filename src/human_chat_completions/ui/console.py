@@ -11,6 +11,7 @@ from human_chat_completions.core import Exchange, ExchangeClosedError, Mode, Swi
 from human_chat_completions.core.conversation import Conversation
 from human_chat_completions.core.exchange import Draft
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.ui.answers import AnswerSide
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.editor import ReplyEditor
@@ -43,6 +44,7 @@ class Console:
         self.reply = ReplyEditor(switchboard, settings, self.state, t, style=self._style,
                                  on_send=self.send, on_keys=lambda: self.shortcuts.show_help())
         self.shortcuts = Shortcuts(self)
+        self.answers = AnswerSide(switchboard, self.state, t, self.reply, on_sent=self.render_selected)
         self.conversations = ConversationList(t, self.select, settings, on_filter=self._on_filter)
         self.copilot_panel = CopilotPanel(t, copilot, self.use_draft)
         self.images = RemoteImages(on_load=self._image_loaded)
@@ -127,9 +129,13 @@ class Console:
             self.study_box,
             self.claim_box,
         ], spacing=4, tight=True)
-        editor_row = ft.Row([self.editor, self.send_button, self.reply.keys_button],
+        editor_row = ft.Row([self.editor, self.send_button, self.answers.tools.send_button,
+                             self.answers.failure.view, self.reply.keys_button],
                             vertical_alignment=ft.CrossAxisAlignment.END)
-        right = ft.Column([header, ft.Divider(height=1), self.transcript.view, self.copilot_panel.view,
+        # Tools and JSON answers take a side of the transcript, when the request has them.
+        middle = ft.Row([self.transcript.view, self.answers.view], expand=True, spacing=0,
+                        vertical_alignment=ft.CrossAxisAlignment.STRETCH)
+        right = ft.Column([header, ft.Divider(height=1), middle, self.copilot_panel.view,
                            self.delivered_box, self.note, editor_row,
                            ft.Row([self.tag, self.annotation]), self.canned],
                           expand=True, spacing=6)
@@ -204,11 +210,13 @@ class Console:
         self.delivery.value = self._style(pending)
         self.delivery.disabled = auto or forced is not None
         self.delivery.tooltip = (self.t("delivery_forced_auto") if auto else
+                                 self.t("delivery_forced_json") if self.answers.structured(pending) else
                                  self.t("delivery_forced_copilot") if forced else None)
 
     def _render_pending(self, pending: Exchange | None) -> None:
         self._show_claim(pending)
         self.reply.show(pending, selected=True)
+        self.answers.show(pending)
         self.copilot_panel.render(pending)
         self.note.color = ft.Colors.ON_SURFACE_VARIANT
         if pending is None:
@@ -265,8 +273,10 @@ class Console:
             self.editor.page.update()
 
     def _forced_style(self, pending: Exchange | None) -> str | None:
-        """Live typing would leak a draft the moment it lands in the editor: drafts go on Send."""
-        if pending is not None and (pending.mode is Mode.COPILOT or pending.drafts):
+        """Live typing would leak a draft the moment it lands in the editor, or hand an app half a
+        JSON object: drafts and JSON answers go on Send."""
+        if pending is not None and (pending.mode is Mode.COPILOT or pending.drafts
+                                    or self.answers.structured(pending)):
             return "paced"
         return None
 
@@ -277,7 +287,7 @@ class Console:
     def send(self) -> None:
         """Send the editor's text (Enter, the button); the research annotation goes with it."""
         pending = self.reply.exchange
-        if pending is None or not self.reply.can_send():
+        if pending is None or not self.reply.can_send() or self.answers.blocks_send(pending, self.reply.text):
             return
         tag, note = (self.tag.value or "").strip(), (self.annotation.value or "").strip()
         if tag or note:

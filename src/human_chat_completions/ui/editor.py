@@ -20,6 +20,7 @@ from human_chat_completions.core.drafts import edit_distance
 from human_chat_completions.core.study import guard_hit
 from human_chat_completions.core.switchboard import ExchangeClaimedError
 from human_chat_completions.settings_store import SettingsStore
+from human_chat_completions.ui.field_marks import FieldMarks
 from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.viewmodel import OperatorState
@@ -40,7 +41,7 @@ _CANNED_STYLE = ft.ButtonStyle(
 
 
 @ft.control  # keeps the Dart widget: "TextField"
-class EditorField(ft.TextField):
+class EditorField(FieldMarks, ft.TextField):
     """A TextField whose focus can be requested whether or not Enter sends.
 
     Flet 1.0.5's `TextField.focus()` asks the field's plain focus node, but a field with
@@ -94,6 +95,7 @@ class ReplyEditor:
         # Where this window is about to put the caret after a write (see _place_caret).
         self._caret_due: int | None = None
         self.on_send = on_send or self.send
+        self.on_text: Callable[[str], None] | None = None  # every change of the text (a JSON check)
         self._build(on_keys or (lambda: None))
 
     @property
@@ -261,6 +263,8 @@ class ReplyEditor:
         return edit_distance(text, self._overwritten) < edit_distance(text, self._text)
 
     def _changed(self, text: str) -> None:
+        if self.on_text is not None:
+            self.on_text(text)
         if self.state.selected is not None:
             self.state.drafts[self.state.selected] = text
         exchange = self._answerable()
@@ -406,6 +410,17 @@ class ReplyEditor:
         self.send_button.disabled = True
         if self.state.selected is not None:
             self.state.drafts.pop(self.state.selected, None)
+
+    def take_text(self, exchange_id: str) -> str:
+        """The unsent text, out of the field: it goes out with something else (tool calls)."""
+        typing = self._typing.pop(exchange_id, None)
+        if typing is not None:
+            typing.cancel()
+        text = self.text
+        self._set_text("")
+        if self.state.selected is not None:
+            self.state.drafts.pop(self.state.selected, None)
+        return text
 
     def _refresh(self, control: ft.Control | None = None) -> None:
         """Push a change made outside an event handler (a timer) to the browser. Handlers

@@ -178,6 +178,66 @@ SETTINGS_STRINGS: dict[str, tuple[str, str]] = {
     "key_revoked_client": ("Client key revoked.", "クライアントキーを無効にしました。"),
 }
 
+# Answers beyond text: tool calls, JSON answers, the forms built from their schemas, and injected
+# errors (ui/tool_form.py, ui/json_answer.py, ui/schema_form.py, ui/failure_menu.py).
+ANSWER_STRINGS: dict[str, tuple[str, str]] = {
+    "form_integer_hint": ("A whole number", "整数"),
+    "form_number_hint": ("A number", "数値"),
+    "form_json_hint": ("The value as JSON", "値を JSON で"),
+    "form_not_integer": ("Not a whole number", "整数ではありません"),
+    "form_not_number": ("Not a number", "数値ではありません"),
+    "form_not_json": ("Not valid JSON", "JSON として正しくありません"),
+    "form_unset": ("(not set)", "（指定なし）"),
+    "form_add": ("Add to {name}", "{name} に追加"),
+    "form_item": ("the list", "リスト"),
+    "form_remove": ("Remove item {number}", "{number} 番目を削除"),
+    "form_required_legend": ("Fields marked * are required.", "* の項目は必須です。"),
+    "form_no_fields": ("No arguments to fill in.", "入力する引数はありません。"),
+    "tools_title": ("Tools the app offers", "アプリが提供するツール"),
+    "tools_required": ("The app requires a tool call. Text in the reply box goes with it.",
+                       "アプリはツール呼び出しを求めています。返信欄の文章は呼び出しと一緒に送られます。"),
+    "tools_required_named": ("The app requires a call to {name}. Text in the reply box goes with it.",
+                             "アプリは {name} の呼び出しを求めています。返信欄の文章は呼び出しと一緒に送られます。"),
+    "tool_choose": ("Choose a tool to call.", "呼び出すツールを選んでください。"),
+    "tool_add_call": ("Call tool", "ツールを呼び出す"),
+    "tool_pending": ("Calls to send", "送る呼び出し"),
+    "tool_remove_call": ("Remove call {number}", "{number} 番目の呼び出しを削除"),
+    "tool_send": ("Send tool calls", "ツール呼び出しを送信"),
+    "tool_send_count": ("Send tool calls ({count})", "ツール呼び出しを送信（{count}）"),
+    "tool_send_note": ("Text in the reply box goes first, then the calls.",
+                       "返信欄の文章が先に、続いて呼び出しが送られます。"),
+    "tool_held": ("Another operator is answering this.", "別のオペレーターが回答中です。"),
+    "tool_result_of": ("{name} · {id}", "{name} · {id}"),
+    "json_title": ("The app asks for a JSON answer", "アプリは JSON の回答を求めています"),
+    "json_schema_named": ("It must match the schema {name}.", "スキーマ {name} に合う必要があります。"),
+    "json_any_object": ("Any JSON object.", "任意の JSON オブジェクトです。"),
+    "json_schema": ("Schema", "スキーマ"),
+    "json_form": ("Fill in a form", "フォームで入力"),
+    "json_fill": ("Put in the reply box", "返信欄に入れる"),
+    "json_load": ("Load from the reply box", "返信欄から読み込む"),
+    "json_label": ("JSON answer", "JSON の回答"),
+    "json_hint": ("Type the JSON answer… it goes whole on Send", "JSON の回答を入力…（送信でまとめて送られます）"),
+    "json_ok": ("Fits the schema.", "スキーマに合っています。"),
+    "delivery_forced_json": ("A JSON answer goes whole on Send (paced), never while typing.",
+                             "JSON の回答は入力中ではなく、送信時にまとめて送られます。"),
+    "fail_menu": ("Inject an error", "エラーを起こす"),
+    "fail_429": ("Rate limit (429)", "レート制限（429）"),
+    "fail_500": ("Server error (500)", "サーバーエラー（500）"),
+    "fail_503": ("Unavailable (503)", "利用不可（503）"),
+    "fail_529": ("Overloaded (529)", "過負荷（529）"),
+    "fail_drop": ("Drop connection", "接続を切る"),
+    "fail_title": ("Send “{preset}” to the app?", "「{preset}」をアプリに送りますか？"),
+    "fail_explained": ("The request ends with this error, and the participant sees it: “{message}”",
+                       "このリクエストはこのエラーで終わり、参加者にも見えます：「{message}」"),
+    "fail_drop_explained": ("The connection is cut mid-reply, as a network failure would, and the "
+                            "participant sees it.",
+                            "ネットワーク障害のように返信の途中で接続が切れ、参加者にも見えます。"),
+    "fail_send": ("Send the error", "エラーを送る"),
+    "fail_cancel": ("Cancel", "キャンセル"),
+    "injected": ("Injected by the operator: {error}", "オペレーターが起こしたエラー：{error}"),
+}
+
+
 STRINGS: dict[str, tuple[str, str]] = {
     **SETTINGS_STRINGS,
     **KEYBOARD_STRINGS,
@@ -296,6 +356,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "side_request": ("Side request ({rule}), answered automatically", "補助リクエスト（{rule}）：自動で回答済み"),
     "earlier_hidden": ("{count} earlier messages not shown", "以前のメッセージ {count} 件は非表示"),
     **STUDY_STRINGS,
+    **ANSWER_STRINGS,
 }
 
 

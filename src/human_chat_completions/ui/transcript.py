@@ -22,6 +22,7 @@ import flet as ft
 
 from human_chat_completions.core import Exchange, ExchangeState
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.tool_results import tool_results_named
 
 log = logging.getLogger(__name__)
 
@@ -298,18 +299,20 @@ def transcript_controls(exchange: Exchange | None, show_prompts: bool, t: Transl
     if len(messages) > MAX_SHOWN:
         controls.append(ft.Text(t("earlier_hidden", count=len(messages) - MAX_SHOWN), italic=True))
         messages = messages[-MAX_SHOWN:]
-    controls += [message_control(message, t, images, markdown) for message in messages]
+    controls += [message_control(message, t, images, markdown) for message in tool_results_named(messages, t)]
     if exchange.side_request:
         controls.append(_banner(t("side_request", rule=exchange.side_request), ft.Colors.SURFACE_CONTAINER_HIGHEST))
     if exchange.regenerate_of:
         controls.append(_banner(t("regenerate"), ft.Colors.SURFACE_CONTAINER_HIGH))
     if exchange.state is ExchangeState.DONE:
-        controls.append(message_control({"role": "assistant", "content": exchange.reply.text}, t, images,
-                                        markdown))
+        controls.append(message_control({"role": "assistant", "content": exchange.reply.text,
+                                         "tool_calls": exchange.reply.tool_calls}, t, images, markdown))
     elif exchange.state is ExchangeState.ABANDONED:
         controls.append(_banner(t("abandoned"), ft.Colors.TERTIARY_CONTAINER))
     elif exchange.state in (ExchangeState.FAILED, ExchangeState.TIMED_OUT):
         controls.append(_banner(t("failed") + (f" {exchange.error}" if exchange.error else ""), ft.Colors.ERROR_CONTAINER))
+        if exchange.injected_error:
+            controls.append(_banner(t("injected", error=exchange.injected_error), ft.Colors.ERROR_CONTAINER))
     return controls
 
 
@@ -440,4 +443,4 @@ def _content_key(exchange: Exchange | None, conversation_id: str | None) -> tupl
     if exchange is None:
         return (conversation_id, None)
     state = "open" if exchange.state.open else exchange.state.value
-    return (conversation_id, exchange.id, state, exchange.side_request, exchange.error)
+    return (conversation_id, exchange.id, state, exchange.side_request, exchange.error, exchange.injected_error)
