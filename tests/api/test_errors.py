@@ -167,3 +167,19 @@ def test_operator_reply_to_unknown_exchange_is_404_and_bad_body_is_400(app_clien
     reply = "/operator/api/exchanges/ex_nope/reply"
     assert_openai_error(app_client.post(reply, json={"text": "x"}, headers=operator_headers), 404)
     assert_openai_error(app_client.post(reply, content=b"{bad", headers=operator_headers), 400)
+
+
+def test_each_api_refuses_in_its_own_shape(app_client):
+    """An Anthropic or Ollama client parses only its own error shape; the origin gate and the
+    app's own 404/405 answer in the shape of the API the path belongs to."""
+    page = {"origin": "https://evil.example"}
+    anthropic_refused = app_client.post("/v1/messages", json={}, headers=page)
+    assert anthropic_refused.status_code == 403
+    assert anthropic_refused.json()["type"] == "error"
+    assert anthropic_refused.json()["error"]["type"] == "permission_error"
+    ollama_refused = app_client.post("/api/chat", json={}, headers=page)
+    assert ollama_refused.status_code == 403 and set(ollama_refused.json()) == {"error"}
+    assert app_client.get("/v1/messages").json()["error"]["type"] == "invalid_request_error"
+    assert app_client.get("/v1/messages").json()["type"] == "error"
+    assert set(app_client.post("/api/generate", json={}).json()) == {"error"}
+    assert app_client.post("/v1/nowhere", json={}).json()["error"]["code"] == "not_found"

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
 
-from human_chat_completions.api.errors import NO_RETRY, error_body
+from human_chat_completions.api.errors import NO_RETRY, APIError, shaped_error_body
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
@@ -49,7 +49,7 @@ class ClientOriginGate:
         elif scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)  # no CORS headers: the page cannot read the answer
         else:
-            await refuse(send, origin)
+            await refuse(send, origin, scope["path"])
 
     def _cors_for(self, allowed: tuple[str, ...]) -> CORSMiddleware:
         """Starlette's CORS answers, rebuilt only when the setting changed."""
@@ -60,12 +60,13 @@ class ClientOriginGate:
         return self._cors[1]
 
 
-async def refuse(send: Callable, origin: str) -> None:
-    body = json.dumps(error_body(
+async def refuse(send: Callable, origin: str, path: str) -> None:
+    body = json.dumps(shaped_error_body(path, APIError(
+        403,
         f"Requests from the web page {origin} are not accepted. To let a browser-based chat app "
         "use this server, add its origin to 'allowed_client_origins' in the settings.",
-        "invalid_request_error", code="origin_not_allowed",
-    )).encode()
+        code="origin_not_allowed",
+    ))).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                *((key.encode(), value.encode()) for key, value in NO_RETRY.items())]
     await send({"type": "http.response.start", "status": 403, "headers": headers})
