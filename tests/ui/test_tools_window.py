@@ -262,5 +262,7 @@ def test_the_fail_menu_sends_a_rate_limit(tmp_path, browser):
         settled_screenshot(page, "tools-fail-injected-en-1280")
         record = operator.exchange(waiting["id"])
         assert record["injected_error"] == "429"
+        click(page, "button", "Logs", exact=False)  # the log page names it too
+        wait_for_text(page, "failed (429)")
         operator.close()
         page.close()

@@ -366,7 +366,7 @@ class LogsView:
     def _row(self, record: ExchangeRecord) -> ft.DataRow:
         cells = (local_time(record.timestamps.received_at), record.participant or "",
                  _short(record.user_input), _short(record.final), record.author or "",
-                 record.outcome)
+                 f"{record.outcome} ({record.injected_error})" if record.injected_error else record.outcome)
         return ft.DataRow(cells=[self._cell(key, value)
                                  for key, value in zip(COLUMNS, cells, strict=True)],
                           selected=record.id == self.selected, data=record.id,
@@ -411,6 +411,8 @@ class LogsView:
         ]
         if record.edit_distance is not None:
             controls.append(ft.Text(self.t("logs_edit_distance", distance=record.edit_distance)))
+        if record.injected_error:
+            controls.append(ft.Text(self.t("injected", error=record.injected_error), color=ft.Colors.ERROR))
         return controls
 
     @staticmethod
