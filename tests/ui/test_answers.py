@@ -139,3 +139,14 @@ async def test_each_preset_ends_the_exchange_as_injected(preset):
     assert exchange.injected_error == preset.key and not exchange.state.open
     error = exchange.reply.error
     assert error is not None and error.status == preset.status and error.drops_connection == (preset.status is None)
+
+
+async def test_a_rebuilt_window_keeps_the_calls_waiting():
+    side, editor, board, exchange = window({"tools": [WEATHER]})
+    fill(side, "city", "Lima")  # one tool: already chosen
+    side.tools._add_call()
+    rebuilt = AnswerSide(board, side.tools.state, Translator("ja"), editor, on_sent=lambda: None)
+    rebuilt.adopt(side)
+    rebuilt.show(exchange)
+    assert not rebuilt.tools.send_button.disabled
+    assert rebuilt.tools.send_button.content == "ツール呼び出しを送信（1）"

@@ -60,6 +60,10 @@ class AnswerSide:
         if request is not None and tool_choice_kind(request) in ("required", "named"):
             self.reply.send_button.disabled = True  # text alone is no answer: it goes with the calls
 
+    def adopt(self, previous: AnswerSide) -> None:
+        """The window was rebuilt (a language change): the calls waiting to be sent stay."""
+        self.tools.calls = previous.tools.calls
+
     def structured(self, exchange: Exchange | None) -> bool:
         request = open_request(exchange)
         return request is not None and response_schema(request) is not None

@@ -114,6 +114,7 @@ class OperatorWindow:
                           copilot=self.copilot, state=previous.state if previous else None)
         if previous is not None:
             console.reply.adopt(previous.reply)
+            console.answers.adopt(previous.answers)
             console.show_prompts = previous.show_prompts
         console.state.signed_in = self.operator_name
         self.console = console
