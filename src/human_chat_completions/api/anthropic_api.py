@@ -16,12 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from human_chat_completions.api import answering, failures, requests, wire
 from human_chat_completions.api import anthropic_wire as aw
-from human_chat_completions.api import failures, requests, responses, wire
 from human_chat_completions.api.errors import NO_RETRY, APIError
 from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.core import Exchange, Switchboard
-from human_chat_completions.core.stream import StreamError
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -42,25 +41,6 @@ def with_api_key(request: Request) -> Request:
 
 def error_response(error: APIError) -> JSONResponse:
     return JSONResponse(aw.error_body(error.status, error.message), error.status, headers=NO_RETRY)
-
-
-def failure_response(error: StreamError) -> JSONResponse:
-    """A failed reply (an injected 429/500/503/529 or the operator's refusal) as Anthropic sends
-    it, with the provider's headers (`retry-after` on a 429)."""
-    status = failures.status_of(error)
-    return JSONResponse(aw.error_body(status, error.message), status, headers=failures.headers_of(error))
-
-
-def refused_at_once(exchange: Exchange) -> Response | None:
-    """An exchange that failed as it opened (a failure the operator armed, or a client's retry of
-    an injected one) is answered with the status itself, even for a stream: nothing has started."""
-    error = exchange.reply.error
-    if error is None or not (error.status or error.drops_connection):
-        return None
-    if error.drops_connection:
-        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
-                                          media_type="application/json")
-    return failure_response(error)
 
 
 def sse(kind: str, **fields: Any) -> str:
@@ -148,30 +128,6 @@ async def sse_body(
     yield sse("message_stop")
 
 
-async def late_json_body(
-    switchboard: Switchboard, exchange: Exchange, model: str, keepalive: float
-) -> AsyncIterator[bytes]:
-    """Headers and whitespace now (JSON allows leading whitespace), the message when ready.
-
-    The status has gone with the headers, and Anthropic's SDK reads an error body under a 200 as
-    a Message with no content. So an injected failure cuts the connection instead: the SDK
-    retries, and its retry meets the same injected error with its real status. Any other failure
-    is said in the body, since a retry would put the question before the operator again.
-    """
-    yield b"\n"
-    async for piece in exchange.reply.pieces(keepalive):
-        if piece is None:
-            yield b" "
-    error = exchange.reply.error
-    failures.raise_if_dropped(error)
-    if error is not None and error.status is not None:
-        raise failures.ConnectionDropped(error.message)
-    switchboard.note_first_byte(exchange)
-    body = (aw.error_body(failures.status_of(error), error.message) if error is not None
-            else aw.message_object(exchange, model))
-    yield json.dumps(body, ensure_ascii=False).encode()
-
-
 # -- the endpoints -------------------------------------------------------------------------------
 
 
@@ -197,34 +153,20 @@ async def _create_message(request: Request) -> Response:
     except ValidationError as exc:
         raise aw.validation_error(exc) from None
     exchange = requests.open_exchange(request, switchboard, chat, as_chat, settings, as_sent=payload)
-    refused = refused_at_once(exchange)
-    if refused is not None:
-        return refused
     model = parsed.model or settings.model_names[0]
-    switchboard.attach(exchange)
 
-    def release() -> None:
-        switchboard.detach(exchange)
+    def events() -> AsyncIterator[str]:
+        return sse_body(switchboard, exchange, model, settings.keepalive_seconds)
 
-    if parsed.stream:
-        events = sse_body(switchboard, exchange, model, settings.keepalive_seconds)
-        return responses.ExchangeResponse(
-            events, release, media_type="text/event-stream", headers=responses.SSE_HEADERS
-        )
-    if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
-        body = late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
-        return responses.ExchangeResponse(body, release, media_type="application/json")
-    release()
-    reply = exchange.reply
-    if not reply.closed:
-        return Response(status_code=499)  # the client left; nobody reads this
-    if reply.error is not None and reply.error.drops_connection:
-        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
-                                          media_type="application/json")
-    if reply.error is not None:
-        return failure_response(reply.error)
-    switchboard.note_first_byte(exchange)
-    return JSONResponse(aw.message_object(exchange, model))
+    def final() -> dict[str, Any]:
+        error = exchange.reply.error
+        return (aw.error_body(failures.status_of(error), error.message) if error is not None
+                else aw.message_object(exchange, model))
+
+    return await answering.answer(request, exchange, settings,
+                                  events=events if parsed.stream else None, final=final,
+                                  error_body=lambda error: aw.error_body(failures.status_of(error),
+                                                                         error.message))
 
 
 async def count_tokens(request: Request) -> Response:

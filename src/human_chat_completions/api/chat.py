@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from human_chat_completions.api import failures, requests, responses, wire
-from human_chat_completions.config import Settings
-from human_chat_completions.core import Exchange, Switchboard
+from human_chat_completions.api import answering, requests, responses, wire
+from human_chat_completions.core import Switchboard
 
 router = APIRouter()
 
@@ -27,49 +26,15 @@ async def create_chat_completion(request: Request) -> Response:
     body = await requests.read_body(request, settings.max_body_bytes)
     payload, parsed = requests.parse_chat_request(body)
     exchange = requests.open_exchange(request, switchboard, payload, parsed, settings)
-    refused = responses.refused_at_once(exchange)
-    if refused is not None:
-        return refused
     model = parsed.model or settings.model_names[0]
-    switchboard.attach(exchange)
-    release = lambda: switchboard.detach(exchange)  # noqa: E731
-    if parsed.stream:
-        body_stream = responses.sse_body(
-            switchboard, exchange, model, parsed.include_usage, settings.keepalive_seconds
-        )
-        return responses.ExchangeResponse(
-            body_stream, release, media_type="text/event-stream", headers=responses.SSE_HEADERS
-        )
-    return await _non_stream(request, switchboard, exchange, model, release, settings)
 
+    def events() -> AsyncIterator[str]:
+        return responses.sse_body(switchboard, exchange, model, parsed.include_usage,
+                                  settings.keepalive_seconds)
 
-async def _non_stream(
-    request: Request,
-    switchboard: Switchboard,
-    exchange: Exchange,
-    model: str,
-    release: Callable[[], None],
-    settings: Settings,
-) -> Response:
-    """Answer in one JSON body; if the operator takes longer than a moment, start the response
-    early so that the connection is not idle for minutes."""
-    if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
-        body = responses.late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
-        return responses.ExchangeResponse(body, release, media_type="application/json")
-    release()
-    reply = exchange.reply
-    if not reply.closed:
-        # The client left; nobody reads this, and the exchange is already marked abandoned.
-        return Response(status_code=499)
-    if reply.error is not None and reply.error.drops_connection:
-        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
-                                          media_type="application/json")
-    if reply.error is not None:
-        status = responses.failure_status(reply.error)
-        return JSONResponse(responses.stream_error(reply.error), status,
-                            headers=failures.headers_of(reply.error))
-    switchboard.note_first_byte(exchange)
-    return JSONResponse(responses.completion_body(exchange, model))
+    return await answering.answer(
+        request, exchange, settings, events=events if parsed.stream else None,
+        final=lambda: responses.completion_body(exchange, model), error_body=responses.stream_error)
 
 
 for _path in CHAT_PATHS:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -89,39 +88,6 @@ def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
         body["choices"][0]["message"]["tool_calls"] = tool_calls
         body["choices"][0]["message"]["content"] = reply.text or None
     return body
-
-
-async def late_json_body(
-    switchboard: Switchboard, exchange: Exchange, model: str, keepalive: float
-) -> AsyncIterator[bytes]:
-    """For a non-stream request that waits long: headers and whitespace now, the JSON when ready.
-
-    JSON allows leading whitespace, and the bytes keep idle timeouts in clients and proxies away.
-    """
-    yield b"\n"
-    while not exchange.reply.closed:
-        try:
-            await asyncio.wait_for(exchange.reply.wait_closed(), keepalive)
-        except TimeoutError:
-            yield b" "
-    failures.raise_if_cut_late(exchange.reply.error)
-    switchboard.note_first_byte(exchange)
-    yield json.dumps(completion_body(exchange, model), ensure_ascii=False).encode()
-
-
-def failure_status(error: StreamError) -> int:
-    return failures.status_of(error)
-
-
-def refused_at_once(exchange: Exchange) -> Response | None:
-    """An exchange that failed as it opened (a failure the operator armed, or a client's retry of
-    an injected one) is answered with the status itself, even for a stream: nothing has started."""
-    error = exchange.reply.error
-    if error is None or not (error.status or error.drops_connection):
-        return None
-    if error.drops_connection:
-        return ExchangeResponse(dropped_body(), lambda: None, media_type="application/json")
-    return JSONResponse(stream_error(error), failures.status_of(error), headers=failures.headers_of(error))
 
 
 async def dropped_body() -> AsyncIterator[bytes]:

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from human_chat_completions.api import failures, requests, responses, wire
+from human_chat_completions.api import answering, failures, requests, responses, wire
 from human_chat_completions.api.errors import APIError, validation_error
 from human_chat_completions.api.json_body import load_json_object
 from human_chat_completions.core import Exchange, Switchboard
@@ -324,20 +324,6 @@ def function_call_events(event: _Events, index: int, call: dict[str, Any]) -> li
     ]
 
 
-async def late_json_body(
-    switchboard: Switchboard, exchange: Exchange, model: str, keepalive: float
-) -> AsyncIterator[bytes]:
-    """Headers and whitespace now (JSON allows leading whitespace), the response when ready."""
-    yield b"\n"
-    async for piece in exchange.reply.pieces(keepalive):
-        if piece is None:
-            yield b" "
-    failures.raise_if_cut_late(exchange.reply.error)
-    switchboard.note_first_byte(exchange)
-    body = response_object(exchange, model, final_status(exchange))
-    yield json.dumps(body, ensure_ascii=False).encode()
-
-
 # -- the endpoint --------------------------------------------------------------------------------
 
 
@@ -352,36 +338,15 @@ async def create_response(request: Request) -> Response:
     except ValidationError as exc:
         raise validation_error(exc) from None
     exchange = requests.open_exchange(request, switchboard, chat, as_chat, settings, as_sent=payload)
-    refused = responses.refused_at_once(exchange)
-    if refused is not None:
-        return refused
     model = parsed.model or settings.model_names[0]
-    switchboard.attach(exchange)
 
-    def release() -> None:
-        switchboard.detach(exchange)
+    def events() -> AsyncIterator[str]:
+        return sse_body(switchboard, exchange, model, settings.keepalive_seconds)
 
-    if parsed.stream:
-        events = sse_body(switchboard, exchange, model, settings.keepalive_seconds)
-        return responses.ExchangeResponse(
-            events, release, media_type="text/event-stream", headers=responses.SSE_HEADERS
-        )
-    if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
-        body = late_json_body(switchboard, exchange, model, settings.keepalive_seconds)
-        return responses.ExchangeResponse(body, release, media_type="application/json")
-    release()
-    reply = exchange.reply
-    if not reply.closed:
-        return Response(status_code=499)  # the client left; nobody reads this
-    if reply.error is not None and reply.error.drops_connection:
-        return responses.ExchangeResponse(responses.dropped_body(), lambda: None,
-                                          media_type="application/json")
-    if reply.error is not None:
-        status = responses.failure_status(reply.error)
-        return JSONResponse(responses.stream_error(reply.error), status,
-                            headers=failures.headers_of(reply.error))
-    switchboard.note_first_byte(exchange)
-    return JSONResponse(response_object(exchange, model, "completed"))
+    return await answering.answer(
+        request, exchange, settings, events=events if parsed.stream else None,
+        final=lambda: response_object(exchange, model, final_status(exchange)),
+        error_body=responses.stream_error)
 
 
 for _path in RESPONSES_PATHS:
