@@ -17,10 +17,10 @@ from human_chat_completions.core.exchange import Exchange
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.answers import AnswerSide
 from human_chat_completions.ui.editor import ReplyEditor
-from human_chat_completions.ui.failure_menu import PRESETS, inject
+from human_chat_completions.ui.failure_menu import PRESETS, FailureMenu, armed_preset, inject
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.schema_form import TextNode
-from human_chat_completions.ui.viewmodel import OperatorState
+from human_chat_completions.ui.viewmodel import OperatorState, conversation_row
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather",
@@ -139,6 +139,53 @@ async def test_each_preset_ends_the_exchange_as_injected(preset):
     assert exchange.injected_error == preset.key and not exchange.state.open
     error = exchange.reply.error
     assert error is not None and error.status == preset.status and error.drops_connection == (preset.status is None)
+
+
+async def test_a_failure_armed_between_turns_fails_the_next_request_and_can_be_cancelled():
+    side, _editor, board, exchange = window({})
+    board.reply(exchange.id, "Hello.", done=True)
+    conversation = board.conversation(exchange.conversation_id)
+    menu = side.failure
+    side.show(None, conversation)  # between turns: only the next request can fail
+    assert not menu.view.disabled and not menu.banner.visible
+    assert not any(item.visible for item in menu.now_items) and all(item.visible for item in menu.next_items)
+    assert [item.content for item in menu.next_items][0] == "Next request: Rate limit (429)"
+
+    menu.next_items[0].on_click(None)  # type: ignore[misc]  # no question: nobody sees it yet
+    error = conversation.armed_failure
+    assert error is not None and (error.status, error.code) == (429, "injected_error")
+    side.show(None, conversation)
+    assert menu.banner.visible and menu.banner_text.value == "Next request will get: Rate limit (429)"
+    assert conversation_row(board, conversation, unread=False).armed
+
+    menu.disarm()
+    side.show(None, conversation)
+    assert conversation.armed_failure is None and not menu.banner.visible
+    assert not conversation_row(board, conversation, unread=False).armed
+
+    menu.arm(PRESETS[-1])  # a cut connection, armed for the next request
+    assert armed_preset(conversation) == PRESETS[-1]
+    follow_up = board.open({"messages": [{"role": "user", "content": "hi"},
+                                         {"role": "assistant", "content": "Hello."},
+                                         {"role": "user", "content": "Again?"}]}, stream=True)
+    assert follow_up.conversation_id == conversation.id
+    assert not follow_up.state.open and follow_up.injected_error == "drop"
+    assert follow_up.reply.error is not None and follow_up.reply.error.drops_connection
+    side.show(None, conversation)
+    assert conversation.armed_failure is None and not menu.banner.visible
+
+
+async def test_the_menu_offers_this_request_while_one_is_open_and_nothing_without_a_conversation():
+    side, _editor, board, exchange = window({})
+    conversation = board.conversation(exchange.conversation_id)
+    side.show(exchange, conversation)
+    assert all(item.visible for item in side.failure.now_items) and not side.failure.view.disabled
+    side.failure.show(None, None)
+    assert side.failure.view.disabled and not side.failure.banner.visible
+    ja = FailureMenu(board, OperatorState(), Translator("ja"), on_done=lambda: None)
+    board.arm_failure(conversation.id, "Overloaded", "injected_error", 529)
+    ja.show(None, conversation)
+    assert ja.banner_text.value == "次のリクエストに返すエラー：過負荷（529）"
 
 
 async def test_a_rebuilt_window_keeps_the_calls_waiting():

@@ -1,6 +1,7 @@
 """Answers beyond text, beside the transcript: tool calls and JSON answers, and the error menu.
 
-The console places `view` next to the transcript and `failure.view` beside Send; `show` follows
+The console places `view` next to the transcript, `failure.view` beside Send and `failure.banner`
+over the reply box (a failure armed for the next request); `show` follows
 the exchange it shows. The side holds what the request asks for (its tools, its JSON schema) and
 stays hidden for a plain chat request.
 """
@@ -13,6 +14,7 @@ from typing import Any
 import flet as ft
 
 from human_chat_completions.core import Exchange, Switchboard
+from human_chat_completions.core.conversation import Conversation
 from human_chat_completions.core.tool_calls import answer_problem, response_schema, tool_choice_kind
 from human_chat_completions.ui.editor import ReplyEditor
 from human_chat_completions.ui.failure_menu import FailureMenu
@@ -50,12 +52,13 @@ class AnswerSide:
             width=SIDE_WIDTH, padding=ft.Padding(12, 4, 4, 4), visible=False,
             border=ft.Border(left=ft.BorderSide(1, ft.Colors.OUTLINE_VARIANT)))
 
-    def show(self, exchange: Exchange | None) -> None:
-        """After the editor's `show`: the side for this exchange, and Send as its request allows."""
+    def show(self, exchange: Exchange | None, conversation: Conversation | None = None) -> None:
+        """After the editor's `show`: the side for this exchange, and Send as its request allows;
+        `conversation` (the one shown) for a failure armed for its next request."""
         request = open_request(exchange)
         self.tools.show(exchange, request)
         self.json.show(exchange, request)
-        self.failure.show(exchange)
+        self.failure.show(exchange, conversation)
         self.view.visible = self.tools.view.visible or self.json.view.visible
         if request is not None and tool_choice_kind(request) in ("required", "named"):
             self.reply.send_button.disabled = True  # text alone is no answer: it goes with the calls

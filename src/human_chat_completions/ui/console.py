@@ -136,7 +136,7 @@ class Console:
         middle = ft.Row([self.transcript.view, self.answers.view], expand=True, spacing=0,
                         vertical_alignment=ft.CrossAxisAlignment.STRETCH)
         right = ft.Column([header, ft.Divider(height=1), middle, self.copilot_panel.view,
-                           self.delivered_box, self.note, editor_row,
+                           self.delivered_box, self.note, self.answers.failure.banner, editor_row,
                            ft.Row([self.tag, self.annotation]), self.canned],
                           expand=True, spacing=6)
         left = ft.Container(self.conversations.view, width=280)
@@ -191,6 +191,7 @@ class Console:
         if conversation is None:
             self.transcript.show(None, None, self.show_prompts, self.state.markdown)
             self.reply.show(None, selected=False)
+            self.answers.failure.show(None, None)
             return
         self.title.value = conversation.label
         self.notice.seen(conversation.id)
@@ -200,7 +201,7 @@ class Console:
         self._show_delivery(pending)
         shown = pending or latest_exchange(self.switchboard, conversation)
         self.transcript.show(shown, conversation.id, self.show_prompts, self.state.markdown)
-        self._render_pending(pending)
+        self._render_pending(pending, conversation)
 
     def _show_delivery(self, pending: Exchange | None) -> None:
         """The delivery control says what Send will really do: with drafts it is paced whatever
@@ -213,10 +214,10 @@ class Console:
                                  self.t("delivery_forced_json") if self.answers.structured(pending) else
                                  self.t("delivery_forced_copilot") if forced else None)
 
-    def _render_pending(self, pending: Exchange | None) -> None:
+    def _render_pending(self, pending: Exchange | None, conversation: Conversation) -> None:
         self._show_claim(pending)
         self.reply.show(pending, selected=True)
-        self.answers.show(pending)
+        self.answers.show(pending, conversation)
         self.copilot_panel.render(pending)
         self.note.color = ft.Colors.ON_SURFACE_VARIANT
         if pending is None:

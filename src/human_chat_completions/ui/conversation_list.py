@@ -50,6 +50,8 @@ class _RowView:
         self.status_icon = ft.Icon(ft.Icons.CIRCLE, size=12)
         self.label = ft.Text("", expand=True, max_lines=1, overflow=ft.TextOverflow.ELLIPSIS)
         self.unread = ft.Icon(ft.Icons.MARK_CHAT_UNREAD, size=14, color=ft.Colors.ERROR, visible=False)
+        self.armed = ft.Icon(ft.Icons.REPORT_GMAILERRORRED, size=14, color=ft.Colors.ERROR, visible=False,
+                             semantics_label=t("armed_row"), tooltip=t("armed_row"))
         self.mode_text = ft.Text("", size=10)
         self.mode = ft.Container(self.mode_text, padding=ft.Padding(6, 1, 6, 1), border_radius=8)
         self.condition_text = ft.Text("", size=10, color=ft.Colors.ON_SECONDARY_CONTAINER)
@@ -65,7 +67,7 @@ class _RowView:
                                overflow=ft.TextOverflow.ELLIPSIS)
         self.control = ft.Container(
             ft.Column([
-                ft.Row([self.status_icon, self.label, self.unread, self.mode], spacing=6),
+                ft.Row([self.status_icon, self.label, self.armed, self.unread, self.mode], spacing=6),
                 ft.Row([self.status, self.timer_chip, self.condition], spacing=8),
                 self.preview,
             ], spacing=1, tight=True),
@@ -80,6 +82,7 @@ class _RowView:
         self.label.value = row.label
         self.label.weight = ft.FontWeight.BOLD if row.unread else ft.FontWeight.NORMAL
         self.unread.visible = row.unread
+        self.armed.visible = row.armed
         self.mode_text.value = self.t(f"mode_{row.mode.value}")
         self.mode.bgcolor = _MODE_COLOR[row.mode.value]
         self.status.value = self.t(f"state_{row.status}")

@@ -234,6 +234,10 @@ ANSWER_STRINGS: dict[str, tuple[str, str]] = {
                             "ネットワーク障害のように返信の途中で接続が切れ、参加者にも見えます。"),
     "fail_send": ("Send the error", "エラーを送る"),
     "fail_cancel": ("Cancel", "キャンセル"),
+    "fail_next_item": ("Next request: {preset}", "次のリクエスト：{preset}"),
+    "armed_banner": ("Next request will get: {preset}", "次のリクエストに返すエラー：{preset}"),
+    "armed_cancel": ("Cancel", "取り消す"),
+    "armed_row": ("An error waits for the next request", "次のリクエストにエラーを予約済み"),
     "injected": ("Injected by the operator: {error}", "オペレーターが起こしたエラー：{error}"),
 }
 

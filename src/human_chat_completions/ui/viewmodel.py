@@ -26,6 +26,7 @@ class ConversationRow:
     preview: str
     side_only: bool = False  # nothing but chat apps' own side requests (titles, tags): dimmed
     condition: str | None = None  # the participant's study condition
+    armed: bool = False  # a failure waits for the conversation's next request
 
 
 def open_exchange(switchboard: Switchboard, conversation: Conversation) -> Exchange | None:
@@ -74,6 +75,7 @@ def conversation_row(switchboard: Switchboard, conversation: Conversation, unrea
         preview=" ".join(preview.split())[:80],
         side_only=latest is not None and latest.side_request is not None,
         condition=conversation.condition.name if conversation.condition else None,
+        armed=conversation.armed_failure is not None,
     )
 
 
