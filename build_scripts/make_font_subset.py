@@ -1,4 +1,4 @@
-"""Build the bundled UI font subsets (assets/fonts/): Japanese and emoji.
+"""Build the bundled UI font subsets (assets/fonts/): Japanese, emoji and monospace.
 
 Offline, the Flet web renderer has no system/CDN font for CJK text or emoji and
 draws boxes ("tofu").  We therefore ship two subsets (both SIL OFL 1.1), each
@@ -52,6 +52,18 @@ tone swatch, a family as its people, a flag as two letters), never as a box.
 
     uv run --no-project --with fonttools --with brotli \\
         python build_scripts/make_font_subset.py --font emoji
+
+Monospace
+---------
+Source: Debian's ``fonts-dejavu-core`` package,
+/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf (Bitstream Vera licence, DejaVu
+changes public domain: a modified font must not be named "Bitstream" or "Vera").  For
+the JSON editor and other code-like text; offline the web renderer has no monospace
+font at all.  Kept: ASCII, Latin-1 and General Punctuation; no hinting (the web canvas
+draws unhinted).  Anything else falls back to the Japanese font (ui/theme.py).
+
+    uv run --no-project --with fonttools --with brotli \\
+        python build_scripts/make_font_subset.py --font mono
 """
 
 from __future__ import annotations
@@ -88,6 +100,18 @@ EMOJI_EXCLUDED_RANGES: tuple[tuple[int, int], ...] = (
     (0xE0000, 0xE007F),  # tag characters (subdivision flags)
     (0xF0000, 0x10FFFF), # Google's private-use glyphs
 )
+
+MONO_FAMILY = "DejaVu Sans Mono HCC"
+MONO_POSTSCRIPT_NAME = "DejaVuSansMonoHCC"
+MONO_SOURCE_FAMILY = "DejaVu Sans Mono"
+MONO_SOURCE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+MONO_OUTPUT = REPO_ROOT / "assets" / "fonts" / "DejaVuSansMono-HCC.woff2"
+MONO_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0020, 0x007E),  # ASCII printable
+    (0x00A0, 0x00FF),  # Latin-1 supplement
+    (0x2000, 0x206F),  # General Punctuation
+)
+MONO_SAMPLE = '{"city": "Zürich", "nights": 2, "ok": [true, null]} \u2026 \u201c\u201d'
 
 SAMPLE_TEXTS = (
     "日本語の表示テスト、こんにちは。設定・送信・会話・待機中・返信",
@@ -320,11 +344,62 @@ def verify_emoji(output: Path, expected: list[int]) -> None:
     font.close()
 
 
+def build_mono(source: Path, output: Path) -> None:
+    font = TTFont(str(source), recalcTimestamp=False)
+    print(f"source: {source} = {font['name'].getDebugName(4)!r}, "
+          f"{font['name'].getDebugName(5)!r}, {font['maxp'].numGlyphs} glyphs")
+    cmap = font.getBestCmap()
+    wanted = sorted(cp for lo, hi in MONO_RANGES for cp in range(lo, hi + 1) if cp in cmap)
+    print(f"kept code points: {len(wanted)}")
+
+    opts = subset.Options()
+    opts.layout_features = []  # a monospace font needs no kerning or ligatures
+    opts.name_IDs = ["*"]  # keep the copyright and licence records
+    opts.name_languages = [0x409]
+    opts.hinting = False  # TrueType instructions are most of the file; the web canvas ignores them
+    opts.notdef_outline = True
+    opts.recalc_timestamp = False
+    opts.flavor = "woff2"
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=wanted)
+    sub.subset(font)
+    rename(font, MONO_FAMILY, MONO_POSTSCRIPT_NAME, MONO_SOURCE_FAMILY)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    font.flavor = "woff2"
+    font.save(str(output))
+    font.close()
+    verify_mono(output, wanted)
+
+
+def verify_mono(output: Path, expected: list[int]) -> None:
+    font = TTFont(str(output))
+    cmap = font.getBestCmap()
+    missing = [cp for cp in expected if cp not in cmap]
+    gaps = [c for c in MONO_SAMPLE if ord(c) not in cmap]
+    if missing or gaps:
+        raise SystemExit(f"missing: {[hex(c) for c in missing[:10]]}, sample gaps: {gaps}")
+    widths = {font["hmtx"][cmap[cp]][0] for cp in range(0x21, 0x7F)}
+    if len(widths) != 1:
+        raise SystemExit(f"not monospaced: advance widths {sorted(widths)}")
+    if any(word in (font["name"].getDebugName(n) or "") for n in (1, 3, 4, 6)
+           for word in ("Bitstream", "Vera")):
+        raise SystemExit("the licence forbids 'Bitstream' and 'Vera' in a modified font's name")
+    data = output.read_bytes()
+    print(f"ok: {MONO_SAMPLE}")
+    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
+    print(f"output: {output}")
+    print(f"glyphs: {font['maxp'].numGlyphs}, cmap entries: {len(cmap)}, "
+          f"size: {len(data)} bytes ({len(data) / 1024:.1f} KiB)")
+    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
+    font.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--font", choices=("jp", "emoji", "all"), default="all",
+    p.add_argument("--font", choices=("jp", "emoji", "mono", "all"), default="all",
                    help="which subset to build (default: all; --source/--output "
-                        "need jp or emoji)")
+                        "need one of the others)")
     p.add_argument("--source", type=Path, default=None,
                    help=f"source font (default: {DEFAULT_SOURCE} or {EMOJI_SOURCE})")
     p.add_argument("--output", type=Path, default=None,
@@ -339,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(.woff2 -> woff2, .otf/.ttf -> plain sfnt)")
     args = p.parse_args(argv)
     if args.font == "all" and (args.source or args.output):
-        p.error("--source and --output need --font jp or --font emoji")
+        p.error("--source and --output need --font jp, emoji or mono")
     if args.font in ("jp", "all"):
         output = args.output or DEFAULT_OUTPUT
         flavor = args.flavor or ("woff2" if output.suffix.lower() == ".woff2" else "sfnt")
@@ -347,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
               None if flavor == "sfnt" else flavor)
     if args.font in ("emoji", "all"):
         build_emoji(args.source or EMOJI_SOURCE, args.output or EMOJI_OUTPUT)
+    if args.font in ("mono", "all"):
+        build_mono(args.source or MONO_SOURCE, args.output or MONO_OUTPUT)
     return 0
 
 

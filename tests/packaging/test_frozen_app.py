@@ -67,6 +67,8 @@ def test_frozen_hcc_serve_answers_a_streaming_request_and_serves_the_window(bund
         assert page.status_code == 200 and "flutter" in page.text.lower()
         font = httpx.get(base + "/ui/fonts/NotoSansJP-HCC.woff2")
         assert font.status_code == 200 and len(font.content) > 100_000
+        mono = httpx.get(base + "/ui/fonts/DejaVuSansMono-HCC.woff2")
+        assert mono.status_code == 200 and mono.content[:4] == b"wOF2"
         _window_renders(base)
     finally:
         process.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import colorsys
 import io
 import re
+import threading
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -21,7 +22,7 @@ from human_chat_completions.ui import theme
 from human_chat_completions.ui.app import assets_dir
 from human_chat_completions.ui.theme import DARK, LIGHT, TEXT_PAIRS, UI_PAIRS, Palette, contrast
 from tests.support import Operator, RunningServer
-from tests.ui.browser import open_window, screenshot, wait_for_text
+from tests.ui.browser import focus_textbox, open_window, screenshot, type_text, wait_for_text
 from tests.ui.test_operator_window import StreamingParticipant
 
 UI_SOURCES = Path(theme.__file__).parent
@@ -97,6 +98,18 @@ def test_themes_give_every_text_style_the_fonts_and_the_scheme_colour():
         data = (assets_dir() / file).read_bytes()
         assert data[:4] == b"wOF2", family
     assert (assets_dir() / theme.EMOJI_FILE).stat().st_size < 3_000_000  # a subset, not 10 MB
+    assert (assets_dir() / theme.MONO_FILE).stat().st_size < 30_000  # Latin only
+    assert (assets_dir() / "fonts" / "LICENSE-DejaVu.txt").exists()  # it travels with the font
+
+
+def test_json_and_keys_are_monospace_with_the_japanese_font_behind():
+    assert theme.MONO.font_family == theme.MONO_FAMILY
+    assert theme.MONO.font_family_fallback == [theme.FONT_FAMILY, theme.EMOJI_FAMILY]
+    sources = {name: (UI_SOURCES / name).read_text(encoding="utf-8")
+               for name in ("json_answer.py", "schema_form.py", "settings_view.py", "study_view.py")}
+    assert all("style=MONO" in source for source in sources.values())
+    assert not any('"monospace"' in source.read_text(encoding="utf-8")
+                   for source in UI_SOURCES.glob("*.py"))  # offline the web build has none
 
 
 # -- in the browser ---------------------------------------------------------------------------------
@@ -125,6 +138,64 @@ def emoji_pixels(page: Page, needle: str, besides: str) -> int:
         if (hue < 0.17 or hue > 0.95) and saturation > 0.35 and value > 0.35:
             count += 1
     return count
+
+
+def ink_width(page: Page, box: dict[str, float]) -> int:
+    """Columns of `box` holding the typed text's ink: near black and grey (the label, the caret,
+    the border and the helper line are blue or red)."""
+    image = Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
+    width, height = image.size
+    pixels = image.load()
+    columns = [x for x in range(width) if any(max(pixels[x, y]) < 60 for y in range(height))]
+    return columns[-1] - columns[0] + 1 if columns else 0
+
+
+def test_the_json_editor_draws_in_the_bundled_monospace_font(tmp_path, browser: Browser):
+    """Ten i's as wide as ten M's: only a monospace font does that (Noto Sans JP's i is a third
+    of its M)."""
+    import openai
+
+    with RunningServer(tmp_path / "data", Settings(language="en", theme="light")) as server:
+        assert httpx.get(server.base + "/ui/" + theme.MONO_FILE).content[:4] == b"wOF2"
+        api = openai.OpenAI(base_url=server.base + "/v1", api_key="k", max_retries=0, timeout=60)
+        done: dict[str, object] = {}
+        thread = threading.Thread(target=lambda: done.update(value=api.chat.completions.create(
+            model="m", user="json-app", response_format={"type": "json_object"},
+            messages=[{"role": "user", "content": "Answer in JSON"}])), daemon=True)
+        thread.start()
+        operator = Operator(server.base)
+        [waiting] = operator.wait_for(1)
+        page = open_window(browser, server.base)
+        wait_for_text(page, "json-app")
+        page.get_by_role("button", name=re.compile("^json-app")).first.click()
+        wait_for_text(page, "JSON answer")
+        focus_textbox(page, "JSON answer")
+        field = page.get_by_role("textbox", name="JSON answer").bounding_box()
+        assert field is not None
+        # The reply box (its semantics node sits a little below what is drawn), inside its border.
+        box = {"x": field["x"] + 4, "y": max(0, field["y"] - 20), "width": field["width"] - 8,
+               "height": field["height"] + 20}
+
+        def drawn_width(text: str) -> int:
+            page.keyboard.press("Control+A")
+            type_text(page, text, delay=20)
+            page.wait_for_timeout(500)
+            return ink_width(page, box)
+
+        deadline = time.monotonic() + 20  # the fonts arrive after the first frame
+        while True:
+            narrow, wide = drawn_width("i" * 10), drawn_width("M" * 10)
+            if wide > 50 and abs(narrow - wide) <= 0.15 * wide:
+                break
+            assert time.monotonic() < deadline, f"not monospace: ten i's {narrow}px, ten M's {wide}px"
+        page.keyboard.press("Control+A")
+        type_text(page, '{"city": "Kyoto", "nights": 2, "note": "京都"}', delay=10)
+        page.wait_for_timeout(1000)
+        screenshot(page, "json-editor-monospace")
+        page.close()
+        operator.reply(waiting["id"], '{"ok": true}')
+        thread.join(20)
+        operator.close()
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])

@@ -18,8 +18,9 @@ from human_chat_completions.core import Exchange
 from human_chat_completions.core.tool_calls import Problem, response_schema, structured_problem
 from human_chat_completions.ui.editor import ReplyEditor
 from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.schema_form import MONO, SchemaForm
+from human_chat_completions.ui.schema_form import SchemaForm
 from human_chat_completions.ui.schema_spec import BadValue, parse_json
+from human_chat_completions.ui.theme import MONO
 
 _SCHEMA_SHOWN = 6000  # characters of the schema shown; the rest is cut (the check uses it whole)
 

@@ -25,7 +25,7 @@ from human_chat_completions.ui.schema_spec import (
     shown,
     spec_of,
 )
-from human_chat_completions.ui.theme import FALLBACK, FONT_FAMILY
+from human_chat_completions.ui.theme import MONO
 
 
 class _Missing:
@@ -36,8 +36,6 @@ class _Missing:
 MISSING: Any = _Missing()
 _UNSET = "__unset__"  # the dropdown key for "not set" (no JSON text looks like it)
 _HELP = ft.Colors.ON_SURFACE_VARIANT
-# Monospace where the window has such a font (the desktop client); the bundled ones otherwise.
-MONO = ft.TextStyle(font_family="monospace", font_family_fallback=[FONT_FAMILY, *FALLBACK])
 
 Changed = Callable[[], None]
 

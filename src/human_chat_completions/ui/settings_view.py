@@ -17,6 +17,7 @@ from human_chat_completions.core import Mode
 from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.study_view import StudySection
+from human_chat_completions.ui.theme import MONO
 
 
 def _blank_if_none(value: float | None) -> str:
@@ -171,7 +172,7 @@ class SettingsView:
         self.participant_name = ft.TextField(label=t("participant_name"), width=260,
                                              on_submit=self._add_participant)
         # Plain text: Flutter's selectable text is missing from what screen readers get; Copy copies.
-        self.new_key_text = ft.Text("", font_family="monospace")
+        self.new_key_text = ft.Text("", style=MONO)
         self.new_key_title = ft.Text("", weight=ft.FontWeight.BOLD)
         self.new_key_box = ft.Container(
             ft.Column([self.new_key_title, ft.Row([

@@ -9,6 +9,7 @@ import flet as ft
 
 from human_chat_completions.studies import Study, StudyBook, StudyFileError, read_study_file
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.theme import MONO
 
 
 class StudySection:
@@ -40,7 +41,7 @@ class StudySection:
         summary = self.t("study_summary", name=study.name, count=len(study.participants),
                          assignment=study.definition.assignment, seed=study.definition.seed)
         rows = [ft.Row([ft.Text(p.participant, width=90), ft.Text(p.condition, width=140),
-                        ft.Text(p.key, font_family="monospace", expand=True),
+                        ft.Text(p.key, style=MONO, expand=True),
                         ft.TextButton(self.t("study_copy_key", participant=p.participant),
                                       icon=ft.Icons.COPY, on_click=self._copier(p.key))])
                 for p in study.participants]

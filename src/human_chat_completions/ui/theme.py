@@ -17,10 +17,14 @@ FONT_FAMILY = "Noto Sans JP HCC"
 FONT_FILE = "fonts/NotoSansJP-HCC.woff2"
 EMOJI_FAMILY = "Noto Color Emoji HCC"
 EMOJI_FILE = "fonts/NotoColorEmoji-HCC.woff2"
+MONO_FAMILY = "DejaVu Sans Mono HCC"
+MONO_FILE = "fonts/DejaVuSansMono-HCC.woff2"
 # Offline, Flutter's web renderer has no font for what the bundled ones lack (it would fetch
 # Noto from a CDN): a glyph missing from the Japanese font is looked up in the emoji font.
-FONTS = {FONT_FAMILY: FONT_FILE, EMOJI_FAMILY: EMOJI_FILE}
+FONTS = {FONT_FAMILY: FONT_FILE, EMOJI_FAMILY: EMOJI_FILE, MONO_FAMILY: MONO_FILE}
 FALLBACK = [EMOJI_FAMILY]
+# JSON and keys: the monospace subset has Latin only; Japanese and emoji come from the others.
+MONO = ft.TextStyle(font_family=MONO_FAMILY, font_family_fallback=[FONT_FAMILY, *FALLBACK])
 
 MODES = {"light": ft.ThemeMode.LIGHT, "dark": ft.ThemeMode.DARK, "system": ft.ThemeMode.SYSTEM}
 
