@@ -18,12 +18,11 @@ the key. Cancelling the consuming task (operator take-over) closes the upstream 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
@@ -40,7 +39,14 @@ from human_chat_completions.copilot.pieces import (
     UpstreamError,
 )
 from human_chat_completions.copilot.profiles import Profile
-from human_chat_completions.copilot.sse import raw_stream, sse_chunks
+from human_chat_completions.copilot.sse import (
+    TIMEOUT_ERRORS,
+    TRANSPORT_ERRORS,
+    encode_body,
+    raw_stream,
+    request_headers,
+    sse_chunks,
+)
 
 __all__ = [
     "Candidate", "ErrorKind", "Finish", "Piece", "TextDelta", "ToolCallDelta", "Upstream",
@@ -58,24 +64,6 @@ FORWARDED_PARAMS = frozenset({
     "tool_choice", "parallel_tool_calls", "reasoning_effort",
 })
 
-
-def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeout, other transport) exception types of the HTTP library under `openai`. Recent openai versions
-    wrap errors met while reading a stream into APITimeoutError/APIConnectionError; older ones (on `httpx`) let
-    the raw ones through, and newer ones run on `httpx2`: catch whichever is installed."""
-    timeouts: list[type[BaseException]] = [TimeoutError]
-    transport: list[type[BaseException]] = []
-    for name in ("httpx", "httpx2"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        timeouts.append(module.TimeoutException)
-        transport.append(module.TransportError)
-    return tuple(timeouts), tuple(transport)
-
-
-_TIMEOUT_ERRORS, _TRANSPORT_ERRORS = _transport_errors()
 
 # Placeholder sent when a profile has no key: local upstreams (Ollama, LM Studio, vLLM) accept anything, and the
 # client refuses to start without one.
@@ -159,6 +147,9 @@ class _Entry:
     key: str | None
     key_problem: str | None
     looked_up_at: float
+    http: Any = None  # the client's HTTP client: its pool keeps the upstream connections open
+    timeout: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Upstream:
@@ -226,10 +217,12 @@ class Upstream:
                 # A stream may still be running on the old client: close it with the others at the end.
                 self._retired.append(entry.client)
             timeout = openai.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
+            http = openai.DefaultAsyncHttpxClient(timeout=timeout)
             client = openai.AsyncOpenAI(
-                api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout
+                api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout,
+                http_client=http,
             )
-            entry = _Entry(client, signature, key, problem, now)
+            entry = _Entry(client, signature, key, problem, now, http, timeout, request_headers(client))
             self._entries[profile.name] = entry
             return entry
 
@@ -268,7 +261,7 @@ class Upstream:
                 + f" Details: {_clean(_upstream_message(error), key)}",
                 status=429,
             )
-        if isinstance(error, (openai.APITimeoutError, *_TIMEOUT_ERRORS)):
+        if isinstance(error, (openai.APITimeoutError, *TIMEOUT_ERRORS)):
             return UpstreamError(
                 "timeout",
                 f"The copilot service at {where} did not answer for {profile.timeout_seconds:g} seconds.",
@@ -278,7 +271,7 @@ class Upstream:
                 "unreachable",
                 f"Cannot reach the copilot service at {where}. Is it running, and is the address right?",
             )
-        if isinstance(error, (openai.APIConnectionError, *_TRANSPORT_ERRORS)):
+        if isinstance(error, (openai.APIConnectionError, *TRANSPORT_ERRORS)):
             return UpstreamError(
                 "unreachable", f"The connection to the copilot service at {where} was lost in the middle of a reply."
             )
@@ -336,23 +329,25 @@ class Upstream:
         usage: dict[str, Any] | None = None
         model: str | None = None
         try:
-            async with raw_stream(entry.client, body) as response:
+            async with raw_stream(entry.client, entry.http, entry.headers, encode_body(body),
+                                  entry.timeout) as response:
                 started = True
-                async for chunk in sse_chunks(response):
-                    model = chunk.get("model") or model
-                    if chunk.get("usage"):
-                        usage = {k: v for k, v in chunk["usage"].items() if v is not None}
-                    choices = chunk.get("choices")
-                    if not choices:
-                        continue
-                    choice = choices[0]
-                    if choice.get("finish_reason") is not None:
-                        finish_reason = choice["finish_reason"]
-                    delta = choice.get("delta") or {}
-                    if delta.get("tool_calls"):
-                        yield ToolCallDelta(list(delta["tool_calls"]))
-                    if delta.get("content"):
-                        yield TextDelta(delta["content"])
+                async for chunks in sse_chunks(response):
+                    for chunk in chunks:
+                        model = chunk.get("model") or model
+                        if chunk.get("usage"):
+                            usage = {k: v for k, v in chunk["usage"].items() if v is not None}
+                        choices = chunk.get("choices")
+                        if not choices:
+                            continue
+                        choice = choices[0]
+                        if choice.get("finish_reason") is not None:
+                            finish_reason = choice["finish_reason"]
+                        delta = choice.get("delta") or {}
+                        if delta.get("tool_calls"):
+                            yield ToolCallDelta(list(delta["tool_calls"]))
+                        if delta.get("content"):
+                            yield TextDelta(delta["content"])
         except Exception as error:
             mapped = self._error(error, profile, entry, started)
             # No traceback: an upstream's own message may echo part of the key.
