@@ -38,8 +38,12 @@ def completion_id(exchange: Exchange) -> str:
     return "chatcmpl-" + exchange.id.removeprefix("ex_")
 
 
+# One encoder for every chunk: json.dumps with an option builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def sse(data: dict[str, Any]) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return f"data: {_encode(data)}\n\n"
 
 
 def stream_error(error: StreamError) -> dict[str, Any]:
@@ -51,6 +55,8 @@ async def sse_body(
 ) -> AsyncIterator[str]:
     """OpenAI's chunk sequence: role first at once, content deltas, finish, usage, [DONE]."""
     cid, created = completion_id(exchange), int(exchange.received_at)
+    head, tail = wire.content_chunk_frame(cid, created, model)
+    head, tail = "data: " + head, tail + "\n\n"
     yield sse(wire.chunk(cid, created, model, {"role": "assistant", "content": ""}))
     async for piece in exchange.reply.pieces(keepalive):
         if piece is None:
@@ -58,8 +64,10 @@ async def sse_body(
             continue
         if exchange.first_byte_at is None:
             switchboard.note_first_byte(exchange)
-        delta = piece if isinstance(piece, dict) else {"content": piece}
-        yield sse(wire.chunk(cid, created, model, delta))
+        if isinstance(piece, str):
+            yield head + _encode(piece) + tail
+        else:
+            yield sse(wire.chunk(cid, created, model, piece))
     reply = exchange.reply
     if reply.error is not None:
         failures.raise_if_dropped(reply.error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,6 +111,17 @@ def chunk(
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
         "system_fingerprint": None,
     }
+
+
+def content_chunk_frame(completion_id: str, created: int, model: str) -> tuple[str, str]:
+    """The text of a content chunk before and after the JSON string of its text: a reply's many
+    chunks differ only there, so each is two concatenations instead of a dict and its dump. The
+    result is exactly `json.dumps(chunk(..., {"content": text}), ensure_ascii=False)`."""
+    whole = json.dumps(chunk(completion_id, created, model, {"content": ""}), ensure_ascii=False)
+    # Inside a JSON string every quote is escaped, so this can only be the delta itself.
+    head, found, tail = whole.partition('"delta": {"content": ""}')
+    assert found, whole
+    return head + '"delta": {"content": ', "}" + tail
 
 
 def usage_chunk(completion_id: str, created: int, model: str, usage: dict) -> dict[str, Any]:
