@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from human_chat_completions.store.migrations import migrate
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"
 PARTIAL_REPLY_SECONDS = 0.5
+FLUSH_SECONDS = 0.005  # how long a change waits to be written with others in one transaction
 # `request_json` holds the request whole; this column only previews its last user message, for
 # whoever reads the file with plain SQL (the readers in queries.py take the text from the request).
 USER_INPUT_PREVIEW = 1000
@@ -42,6 +45,14 @@ USER_INPUT_PREVIEW = 1000
 
 def user_input_preview(text: str) -> str:
     return text if len(text) <= USER_INPUT_PREVIEW else text[:USER_INPUT_PREVIEW] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    exchange: Exchange | None  # whose row it writes (None: a conversation's)
+    event_type: str  # the last event that touched the row
+    sql: str
+    params: dict[str, Any] | tuple[Any, ...]
 
 
 def columns(record: ExchangeRecord) -> dict[str, Any]:
@@ -66,29 +77,53 @@ def columns(record: ExchangeRecord) -> dict[str, Any]:
 
 
 class ExchangeLog:
-    """The exchange log file. `listen` it to a switchboard's events to record a run."""
+    """The exchange log file. `listen` it to a switchboard's events to record a run.
+
+    On a running loop, writes wait a moment beside the work they record and go in one transaction,
+    each row written once with its latest state however many events touched it: a new request's
+    row right after the loop has started answering it (an auto answer's upstream request goes
+    first), changes within FLUSH_SECONDS, and a finished exchange's at once, before its client
+    reads the end of it. Reading `db` writes what is
+    pending first. Without a running loop (scripts, synchronous tests), every event is written at
+    once.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrate(self.db)
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        migrate(self._db)
         self._partial_saved: dict[str, float] = {}
         self._partial_flush: dict[str, asyncio.TimerHandle] = {}
         self.failure: str | None = None
         self._unlogged: set[str] = set()
         self._conversations: dict[str, ConversationRef] = {}
+        # What waits to be written: rows by id, each with the type of the last event that touched it.
+        self._lock = threading.RLock()  # `db` may be read (and so flush) from another thread
+        self._new_conversations: dict[str, Conversation] = {}
+        self._inserts: dict[str, tuple[Exchange, str]] = {}
+        self._updates: dict[str, tuple[Exchange, str]] = {}
+        self._drafts: dict[str, tuple[Exchange, Draft]] = {}
+        self._flush_soon = False
+        self._flush_later: asyncio.TimerHandle | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The log's connection, with everything recorded so far written."""
+        self.flush()
+        return self._db
 
     def close(self) -> None:
         for handle in self._partial_flush.values():
             handle.cancel()
         self._partial_flush.clear()
-        self.db.close()
+        self.flush()
+        self._db.close()
 
     def on_event(self, event: Event) -> None:
         """Record an event. A failed write (disk full, file gone) stays in `failure` for the rest
@@ -96,27 +131,119 @@ class ExchangeLog:
         itself still reaches the participant."""
         exchange = getattr(event, "exchange", None)
         if exchange is not None and exchange.id in self._unlogged:
-            self._spill(event)  # its row never made it: updates would change nothing
+            self._spill(exchange, event.type)  # its row never made it: updates would change nothing
             return
         try:
-            self._record(event)
-        except sqlite3.Error as error:
-            self._failed(error)
-            if isinstance(event, ExchangeOpened):
-                self._unlogged.add(event.exchange.id)
-            self._spill(event)
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            self._note(event)
+        if loop is None or (exchange is not None and not exchange.state.open):
+            # Nothing could write later; or the exchange is finished and its client is about to
+            # read the last byte of it.
+            self.flush()
+        elif isinstance(event, ExchangeOpened | ConversationChanged):
+            self._soon(loop)
+        elif self._pending():
+            self._later(loop)
+
+    def _note(self, event: Event) -> None:
+        if isinstance(event, ConversationChanged):
+            conversation = event.conversation
+            self._conversations[conversation.id] = conversation_ref(conversation)
+            self._new_conversations[conversation.id] = conversation
+        elif isinstance(event, ExchangeOpened):
+            self._inserts[event.exchange.id] = (event.exchange, event.type)
+        elif isinstance(event, ExchangeChanged | ExchangeClosed):
+            self._update(event.exchange, event.type)  # the row holds the whole reply so far
+            if isinstance(event, ExchangeClosed):
+                self._partial_saved.pop(event.exchange.id, None)
+                self._cancel_partial_flush(event.exchange.id)
+        elif isinstance(event, ReplyDelta):
+            self._save_partial_reply(event.exchange)
+        elif isinstance(event, DraftChanged) and not event.text:
+            # Drafts are written when they start and when they finish, not on every token.
+            self._drafts[event.draft.id] = (event.exchange, event.draft)
+            self._update(event.exchange, event.type)
+
+    def _update(self, exchange: Exchange, event_type: str) -> None:
+        if exchange.id in self._inserts:
+            self._inserts[exchange.id] = (exchange, event_type)  # its row is written as it is then
+        else:
+            self._updates[exchange.id] = (exchange, event_type)
+
+    def _pending(self) -> bool:
+        return bool(self._new_conversations or self._inserts or self._updates or self._drafts)
+
+    def _soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write at the loop's turn after next: the callbacks the request set off run first (the
+        copilot's upstream request among them), the windows' and API readers' turn comes after."""
+        if not self._flush_soon:
+            self._flush_soon = True
+            loop.call_soon(loop.call_soon, self._flush_now)
+
+    def _later(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._flush_later is None and not self._flush_soon:
+            self._flush_later = loop.call_later(FLUSH_SECONDS, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Write everything pending, in one transaction."""
+        with self._lock:
+            self._flush_soon = False
+            if self._flush_later is not None:
+                self._flush_later.cancel()
+                self._flush_later = None
+            if not self._pending():
+                return
+            conversations, self._new_conversations = self._new_conversations, {}
+            inserts, self._inserts = self._inserts, {}
+            updates, self._updates = self._updates, {}
+            drafts, self._drafts = self._drafts, {}
+            writes: list[_Write] = []
+            writes += [_Write(None, "", *self._conversation_sql(c)) for c in conversations.values()]
+            writes += [_Write(e, t, *self._insert_sql(e)) for e, t in inserts.values()]
+            writes += [_Write(e, "draft.changed", *self._draft_sql(d)) for e, d in drafts.values()
+                       if e.id not in self._unlogged]
+            writes += [_Write(e, t, *self._update_sql(e)) for e, t in updates.values()
+                       if e.id not in self._unlogged]
+            try:
+                self._db.execute("BEGIN")
+                for write in writes:
+                    self._db.execute(write.sql, write.params)
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._write_one_by_one(writes)
+
+    def _write_one_by_one(self, writes: list[_Write]) -> None:
+        """A batch the file refused: each write on its own, so one that cannot be written (a
+        request too big for a full disk) takes none of the others with it."""
+        for write in writes:
+            if write.exchange is not None and write.exchange.id in self._unlogged:
+                self._spill(write.exchange, write.event_type)
+                continue
+            try:
+                self._db.execute(write.sql, write.params)
+            except sqlite3.Error as error:
+                self._failed(error)
+                if write.exchange is not None:
+                    if write.sql.startswith("INSERT INTO exchanges"):
+                        self._unlogged.add(write.exchange.id)
+                    self._spill(write.exchange, write.event_type)
 
     def _failed(self, error: sqlite3.Error) -> None:
         self.failure = f"{type(error).__name__}: {error}"
         log.error("the exchange log could not be written (%s); replies still go out", error)
 
-    def _spill(self, event: Event) -> None:
+    def _spill(self, exchange: Exchange, event_type: str) -> None:
         """Keep what the database refused in a plain JSON-lines file beside it, if the disk
         still takes that, so the record can be recovered by hand."""
-        exchange = getattr(event, "exchange", None)
-        if exchange is None:
-            return
-        line = {"event": event.type, **self.record(exchange).model_dump(mode="json")}
+        line = {"event": event_type, **self.record(exchange).model_dump(mode="json")}
         try:
             with self.spill_path.open("a", encoding="utf-8") as spill:
                 spill.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -127,31 +254,13 @@ class ExchangeLog:
     def spill_path(self) -> Path:
         return self.path.with_name("exchanges-unlogged.jsonl")
 
-    def _record(self, event: Event) -> None:
-        if isinstance(event, ConversationChanged):
-            self._save_conversation(event.conversation)
-        elif isinstance(event, ExchangeOpened):
-            self._insert_exchange(event.exchange)
-        elif isinstance(event, ExchangeChanged | ExchangeClosed):
-            self._update_exchange(event.exchange)  # holds the whole reply so far
-            if isinstance(event, ExchangeClosed):
-                self._partial_saved.pop(event.exchange.id, None)
-                self._cancel_partial_flush(event.exchange.id)
-        elif isinstance(event, ReplyDelta):
-            self._save_partial_reply(event.exchange)
-        elif isinstance(event, DraftChanged) and not event.text:
-            # Drafts are written when they start and when they finish, not on every token.
-            self._save_draft(event.draft)
-            self._update_exchange(event.exchange)
-
     def record(self, exchange: Exchange) -> ExchangeRecord:
         """The exchange's record, in the conversation this log has seen it open in."""
         conversation = self._conversations.get(exchange.conversation_id)
         return record_of(exchange, conversation or ConversationRef(id=exchange.conversation_id))
 
-    def _save_conversation(self, conversation: Conversation) -> None:
-        self._conversations[conversation.id] = conversation_ref(conversation)
-        self.db.execute(
+    def _conversation_sql(self, conversation: Conversation) -> tuple[str, tuple[Any, ...]]:
+        return (
             """INSERT INTO conversations (id, label, identity, owner, mode, created_at)
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET label = excluded.label, mode = excluded.mode""",
@@ -165,19 +274,19 @@ class ExchangeLog:
             ),
         )
 
-    def _insert_exchange(self, exchange: Exchange) -> None:
+    def _insert_sql(self, exchange: Exchange) -> tuple[str, dict[str, Any]]:
         row = columns(self.record(exchange))
         row.update(request_json=json.dumps(exchange.request, ensure_ascii=False),
                    user_input=user_input_preview(exchange.user_input),
                    api_key_masked=exchange.client.api_key_masked)
         names = ", ".join(row)
         values = ", ".join(f":{name}" for name in row)
-        self.db.execute(f"INSERT INTO exchanges ({names}) VALUES ({values})", row)
+        return f"INSERT INTO exchanges ({names}) VALUES ({values})", row
 
-    def _update_exchange(self, exchange: Exchange) -> None:
+    def _update_sql(self, exchange: Exchange) -> tuple[str, dict[str, Any]]:
         row = columns(self.record(exchange))
         assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
-        self.db.execute(f"UPDATE exchanges SET {assignments} WHERE id = :id", row)
+        return f"UPDATE exchanges SET {assignments} WHERE id = :id", row
 
     def _save_partial_reply(self, exchange: Exchange) -> None:
         """A reply in progress is saved at most every PARTIAL_REPLY_SECONDS, so a crash mid-reply
@@ -194,31 +303,30 @@ class ExchangeLog:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            # Published outside an event loop (a script, a synchronous test): nothing could run
-            # a flush later, so durability wins over fewer writes.
-            self._write_partial_reply(exchange)
+            self._write_partial_reply(exchange)  # written at once with the event
             return
         self._partial_flush[exchange.id] = loop.call_later(
             PARTIAL_REPLY_SECONDS - waited, self._flush_partial_reply, exchange)
 
     def _flush_partial_reply(self, exchange: Exchange) -> None:
         self._partial_flush.pop(exchange.id, None)
-        try:
+        if exchange.id in self._unlogged:
+            return
+        with self._lock:
             self._write_partial_reply(exchange)
-        except sqlite3.Error as error:
-            self._failed(error)  # the next state change tries again with the whole reply
+        self.flush()
 
     def _write_partial_reply(self, exchange: Exchange) -> None:
         self._partial_saved[exchange.id] = time.monotonic()
-        self._update_exchange(exchange)
+        self._update(exchange, ReplyDelta.type)
 
     def _cancel_partial_flush(self, exchange_id: str) -> None:
         handle = self._partial_flush.pop(exchange_id, None)
         if handle is not None:
             handle.cancel()
 
-    def _save_draft(self, draft: Draft) -> None:
-        self.db.execute(
+    def _draft_sql(self, draft: Draft) -> tuple[str, tuple[Any, ...]]:
+        return (
             """INSERT INTO drafts (id, exchange_id, profile, model, instruction, text, started_at,
                    first_token_at, done_at, error)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -243,6 +351,8 @@ class ExchangeLog:
 
     def has_request(self, exchange_id: str) -> bool:
         """True if the exchange's request is in the file (its row was written on arrival)."""
+        if exchange_id in self._inserts:
+            self.flush()
         return exchange_id not in self._unlogged
 
     def load_request(self, exchange_id: str) -> dict[str, Any] | None:
