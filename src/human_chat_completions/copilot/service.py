@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from human_chat_completions.config import Settings
 from human_chat_completions.copilot.guard import StreamGuard
@@ -45,6 +46,7 @@ from human_chat_completions.core.study import Condition, guard_hit
 from human_chat_completions.settings_store import SettingsStore
 
 log = logging.getLogger(__name__)
+FIRST_WORDS_TURNS = 6  # turns of the loop an auto answer waits for its first words to go out
 
 
 class Copilot:
@@ -117,8 +119,9 @@ class Copilot:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ExchangeOpened):
-            # Routing may answer at once; let every listener see the request open first.
-            asyncio.get_running_loop().call_soon(self._route, event.exchange)
+            if not self._start_auto_now(event.exchange):
+                # Routing may answer at once; let every listener see the request open first.
+                asyncio.get_running_loop().call_soon(self._route, event.exchange)
         elif isinstance(event, ExchangeClosed):
             if self._tasks.get(event.exchange.id) and event.exchange.state is ExchangeState.ABANDONED:
                 self._interrupted.add(event.exchange.id)
@@ -139,6 +142,26 @@ class Copilot:
             self._interrupted.discard(exchange.id)
             if not exchange.reply.text:
                 asyncio.get_running_loop().call_soon(self._route, exchange)
+
+    def _start_auto_now(self, exchange: Exchange) -> bool:
+        """An ordinary auto request (no side request, its profile at hand) starts its upstream
+        call here: its task is the first thing the loop runs next, before what the request set
+        off for the log, the windows and the live view. Nothing is announced on the way (that
+        waits for `_route`), so every listener still sees the request open first."""
+        if exchange.mode is not Mode.AUTO or not self.available:
+            return False
+        rules = effective_rules(self.settings.side_request_rules,
+                                self.settings.builtin_side_request_rules)
+        rule = find_side_request(exchange.messages, rules)
+        if rule is not None and rule.action != "operator":
+            return False
+        condition = self._condition(exchange)
+        if condition is not None and condition.profile and \
+                find_profile(self.settings.profiles, condition.profile) is None:
+            return False  # the operator is told, in `_route`
+        self.start_auto(exchange)
+        self._arm_away(exchange)
+        return True
 
     def _route(self, exchange: Exchange) -> None:
         if not exchange.state.open:
@@ -242,38 +265,65 @@ class Copilot:
             self._auto[exchange.id] = self._spawn(exchange, self._run_auto(exchange, profile))
 
     async def _run_auto(self, exchange: Exchange, profile: Profile) -> None:
-        """The upstream's stream to the client chunk by chunk, through the condition's guard; on
+        """The upstream's stream to the client as it comes, through the condition's guard; on
         failure the operator takes over with whatever was already sent."""
         condition = self._condition(exchange)
         guard = StreamGuard(condition.guard_phrases if condition is not None else ())
         pieces = self.upstream.stream_reply(profile, exchange.messages, params=exchange.request,
                                             instruction=self._instruction(exchange, profile))
+        task = asyncio.current_task()
+
+        def write(text: str) -> None:
+            if self._auto.get(exchange.id) is task:  # not once taken over or held
+                self.switchboard.reply(exchange.id, text, author=Author.AUTO)
+
+        burst = _Burst(write)
         try:
             # Closing the stream on a hold stops the upstream, as a take-over's cancel does.
             async with contextlib.aclosing(pieces):
                 async for piece in pieces:
-                    if not self._pass_on(exchange, piece, guard):
+                    first = not burst.written
+                    if not self._pass_on(exchange, piece, guard, burst):
                         return
+                    if first and burst.pending:
+                        burst.flush()
+                        await self._first_words_out(exchange)
         except UpstreamError as error:
+            with contextlib.suppress(ExchangeClosedError):
+                burst.flush()  # what came before the failure
             log.warning("auto answer failed for %s: %s", exchange.id, error.kind)
             self._auto.pop(exchange.id, None)  # the window stops saying the LLM is answering
             self._notice(exchange, "auto_failed",
                          f"The LLM could not answer ({error.message}). Please answer by hand.")
         except ExchangeClosedError:
             pass  # the client left or the operator finished it
+        finally:
+            burst.drop()  # taken over, held or gone: nothing more from the LLM
 
-    def _pass_on(self, exchange: Exchange, piece: Piece, guard: StreamGuard) -> bool:
-        """One upstream piece to the client; False once the guard held the reply."""
+    @staticmethod
+    async def _first_words_out(exchange: Exchange) -> None:
+        """Let the client's response send the first words before the rest of what arrived is
+        read: it wakes a few turns of the loop later (its wait, then the task awaiting it)."""
+        for _ in range(FIRST_WORDS_TURNS if exchange.stream else 0):
+            if exchange.first_byte_at is not None:
+                return
+            await asyncio.sleep(0)
+
+    def _pass_on(self, exchange: Exchange, piece: Piece, guard: StreamGuard, burst: _Burst) -> bool:
+        """One upstream piece on its way to the client; False once the guard held the reply."""
         if isinstance(piece, TextDelta):
             text, phrase = guard.feed(piece.text)
             if text:
-                self.switchboard.reply(exchange.id, text, author=Author.AUTO)
+                burst.add(text)
             if phrase is not None:
+                burst.flush()
                 self._hold(exchange, phrase)
                 return False
         elif isinstance(piece, ToolCallDelta):
+            burst.flush()
             self.switchboard.write_delta(exchange.id, {"tool_calls": piece.tool_calls})
         elif isinstance(piece, Finish):
+            burst.flush()
             self.switchboard.reply(exchange.id, guard.flush(), done=True, author=Author.AUTO,
                                    finish_reason=piece.finish_reason or "stop")
         return True
@@ -351,3 +401,47 @@ class Copilot:
                      f"The away policy's reply holds the guard phrase {phrase!r}; it was not sent. "
                      "Please answer by hand.")
         return True
+
+
+class _Burst:
+    """The text of an auto answer on its way to the exchange. What the upstream sent while this
+    answer kept the loop busy (its bytes were already there) goes out in one piece as soon as the
+    loop turns to other work: the client's response, the log and the windows handle one piece
+    instead of many. At a model's own pace every piece still goes out as it comes."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._texts: list[str] = []
+        self._handle: asyncio.Handle | None = None
+        self.written = False
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._texts)
+
+    def add(self, text: str) -> None:
+        self._texts.append(text)
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._handle = None
+        with contextlib.suppress(ExchangeClosedError):  # the client left meanwhile
+            self.flush()
+
+    def flush(self) -> None:
+        self.drop_handle()
+        if self._texts:
+            text = "".join(self._texts)
+            self._texts.clear()
+            self.written = True
+            self._write(text)
+
+    def drop_handle(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def drop(self) -> None:
+        self.drop_handle()
+        self._texts.clear()
