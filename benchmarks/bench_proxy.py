@@ -285,28 +285,39 @@ async def load_target(url: str, clients: int, seconds: float) -> dict[str, Any]:
 
 
 def load(targets: dict[str, str], processes: dict[str, subprocess.Popen], clients: int,
-         seconds: float) -> dict[str, Any]:
-    """Each target in turn under `clients` concurrent streams: requests/s, delivered tokens/s,
-    latencies under load as ratios to direct, and the proxy process's CPU per 1,000 tokens."""
+         seconds: float, slices: int) -> dict[str, Any]:
+    """Each target under `clients` concurrent streams for `seconds` in all, in `slices` turns
+    taken in rotation (the machine is shared: whatever else runs then weighs on all alike):
+    requests/s, delivered tokens/s, latencies under load as ratios to direct, and the proxy
+    process's CPU per 1,000 tokens."""
     import psutil
 
-    rows: dict[str, dict[str, Any]] = {}
-    latencies: Results = {}
-    for name, url in targets.items():
+    watched = {name: [psutil.Process(processes[name].pid),
+                      *psutil.Process(processes[name].pid).children(recursive=True)]
+               for name in targets if name != "direct"}
+    totals = {name: {"calls": 0, "tokens": 0, "seconds": 0.0, "cpu": 0.0, "errors": []} for name in targets}
+    latencies: Results = {name: {"ttft": [], "total": []} for name in targets}
+    for url in targets.values():
         asyncio.run(load_target(url, min(clients, 5), 1))  # warm up (connections, caches)
-        process = psutil.Process(processes[name].pid) if name != "direct" else None
-        children = process.children(recursive=True) if process else []
-        watched = [process, *children] if process else []
-        before = sum(sum(p.cpu_times()[:2]) for p in watched)
-        outcome = asyncio.run(load_target(url, clients, seconds))
-        used = sum(sum(p.cpu_times()[:2]) for p in watched) - before
-        latencies[name] = outcome["latency"]
-        if outcome["errors"]:
-            print(f"  {name}: {len(outcome['errors'])} failed calls, e.g. {outcome['errors'][0]}")
-        rows[name] = {"requests_s": outcome["calls"] / outcome["seconds"], "errors": len(outcome["errors"]),
-                      "tokens_s": outcome["tokens"] / outcome["seconds"],
-                      "cpu_ms_per_1k_tokens": 1e6 * used / max(1, outcome["tokens"]) if process else None}
-    print(f"{clients} concurrent streaming clients, {seconds:g} s each:")
+    for _ in range(slices):
+        for name, url in targets.items():
+            before = sum(sum(p.cpu_times()[:2]) for p in watched.get(name, []))
+            outcome = asyncio.run(load_target(url, clients, seconds / slices))
+            row = totals[name]
+            row["cpu"] += sum(sum(p.cpu_times()[:2]) for p in watched.get(name, [])) - before
+            for key in ("calls", "tokens", "seconds", "errors"):
+                row[key] += outcome[key]
+            for key in ("ttft", "total"):
+                latencies[name][key] += outcome["latency"][key]
+    rows: dict[str, dict[str, Any]] = {}
+    for name, row in totals.items():
+        if row["errors"]:
+            print(f"  {name}: {len(row['errors'])} failed calls, e.g. {row['errors'][0]}")
+        rows[name] = {"requests_s": row["calls"] / row["seconds"], "tokens_s": row["tokens"] / row["seconds"],
+                      "errors": len(row["errors"]),
+                      "cpu_ms_per_1k_tokens": 1e6 * row["cpu"] / max(1, row["tokens"]) if name in watched
+                      else None}
+    print(f"{clients} concurrent streaming clients, {seconds:g} s each in {slices} turns:")
     for name, row in rows.items():
         line = f"  {name:12s} {row['requests_s']:7.1f} requests/s {row['tokens_s']:8.0f} tokens/s"
         if row["cpu_ms_per_1k_tokens"] is not None:
@@ -399,6 +410,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=50, help="chunks in each upstream answer")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients in the load scenario")
     parser.add_argument("--seconds", type=float, default=30, help="length of the load scenario per target")
+    parser.add_argument("--slices", type=int, default=6, help="turns the load scenario takes per target")
     parser.add_argument("--rounds", type=int, default=200, help="Human-mode Sends to time")
     parser.add_argument("--scenarios", default="single,history,load,slow,human")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -427,7 +439,7 @@ def main() -> None:
                         f"{name} {value:+.2f} ms" for name, value in added.items() if name != "direct"))
                     out["history"] = {"figures": results, "growth_ms": growth, "added_ms": added}
                 if "load" in scenarios:
-                    out["load"] = load(targets, processes, args.clients, args.seconds)
+                    out["load"] = load(targets, processes, args.clients, args.seconds, args.slices)
                 print(f"  (the live view received {live.events} events)")
             finally:
                 stop(processes)
