@@ -70,13 +70,66 @@ Event = (
 Listener = Callable[[Event], None]
 
 
+# How long a subscriber waiting for events sleeps on after one arrives: windows and feeds then
+# never stand between a reply and its client's next bytes, and a burst of events wakes them once.
+SUBSCRIBER_DELAY = 0.002
+
+
+class Subscription(asyncio.Queue["Event"]):
+    """A subscriber's queue. An event is in it at once for whoever looks (`empty`, `qsize`,
+    `get_nowait`, a `get` that finds it there); a reader already waiting in `get` is woken
+    SUBSCRIBER_DELAY later, with everything that came meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: list[Event] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def put_nowait(self, item: Event) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # nothing could wake a reader later
+            self._release()
+            super().put_nowait(item)
+            return
+        self._held.append(item)
+        if self._timer is None:
+            self._timer = loop.call_later(SUBSCRIBER_DELAY, self._release)
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        held, self._held = self._held, []
+        for item in held:
+            super().put_nowait(item)
+
+    def empty(self) -> bool:
+        self._release()
+        return super().empty()
+
+    def qsize(self) -> int:
+        self._release()
+        return super().qsize()
+
+    def get_nowait(self) -> Event:
+        self._release()
+        return super().get_nowait()
+
+    def close(self) -> None:
+        """The subscriber left: no wake-up is due any more."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class EventBus:
     """Listeners run inline, in order, as an event is published (the store must write before anyone
     else sees a request); subscribers get their own queue and read at their own pace."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
-        self._queues: set[asyncio.Queue[Event]] = set()
+        self._queues: set[Subscription] = set()
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -94,9 +147,10 @@ class EventBus:
     @contextlib.contextmanager
     def subscription(self) -> Iterator[asyncio.Queue[Event]]:
         """A queue that receives every event published while the block runs."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        queue = Subscription()
         self._queues.add(queue)
         try:
             yield queue
         finally:
             self._queues.discard(queue)
+            queue.close()
