@@ -1,0 +1,96 @@
+"""The log on a running loop: writes wait a turn or a few ms and go together, and nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from human_chat_completions.core import Switchboard
+from human_chat_completions.core.exchange import Author
+from human_chat_completions.store.log import FLUSH_SECONDS, ExchangeLog
+
+
+def on_disk(path: Path, exchange_id: str) -> tuple[str, str] | None:
+    """The row as another process reads the file."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT state, reply FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
+    finally:
+        db.close()
+
+
+def wired(path: Path) -> tuple[Switchboard, ExchangeLog]:
+    switchboard = Switchboard()
+    exchange_log = ExchangeLog(path)
+    switchboard.events.listen(exchange_log.on_event)
+    return switchboard, exchange_log
+
+
+def ask(switchboard: Switchboard, text: str):
+    return switchboard.open({"model": "m", "messages": [{"role": "user", "content": text}]}, stream=True)
+
+
+async def test_a_request_is_written_two_turns_after_it_arrives(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    exchange = ask(switchboard, "hello")
+    assert on_disk(path, exchange.id) is None  # the request's own callbacks go first
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert on_disk(path, exchange.id) == ("waiting", "")
+    exchange_log.close()
+
+
+async def test_changes_go_within_a_few_ms_and_a_finished_exchange_at_once(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    exchange = ask(switchboard, "hello")
+    await asyncio.sleep(0.001)
+    switchboard.reply(exchange.id, "Hi", author=Author.AUTO)
+    assert on_disk(path, exchange.id) == ("waiting", "")
+    await asyncio.sleep(FLUSH_SECONDS * 4)
+    assert on_disk(path, exchange.id) == ("replying", "Hi")
+    switchboard.reply(exchange.id, " there", done=True, author=Author.AUTO)
+    assert on_disk(path, exchange.id) == ("done", "Hi there")  # before the client reads its end
+    exchange_log.close()
+
+
+async def test_reading_through_the_log_writes_what_is_pending_first(tmp_path):
+    switchboard, exchange_log = wired(tmp_path / "log.sqlite3")
+    exchange = ask(switchboard, "hello")
+    [(state,)] = exchange_log.db.execute("SELECT state FROM exchanges WHERE id = ?", (exchange.id,))
+    assert state == "waiting"
+    exchange_log.close()
+
+
+async def test_one_row_write_however_many_events_touched_it(tmp_path):
+    switchboard, exchange_log = wired(tmp_path / "log.sqlite3")
+    statements: list[str] = []
+    exchange_log._db.set_trace_callback(statements.append)
+    exchange = ask(switchboard, "hello")
+    for word in ("one ", "two ", "three"):
+        switchboard.reply(exchange.id, word, author=Author.AUTO)
+    switchboard.note_first_byte(exchange)
+    switchboard.reply(exchange.id, "", done=True, author=Author.AUTO)
+    writes = [s for s in statements if s.startswith(("INSERT INTO exchanges", "UPDATE exchanges"))]
+    assert len(writes) == 1 and writes[0].startswith("INSERT")  # written once, as it ended
+    assert on_disk(tmp_path / "log.sqlite3", exchange.id) == ("done", "one two three")
+    exchange_log.close()
+
+
+async def test_a_write_the_file_refuses_takes_no_other_write_of_its_batch_along(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    first = ask(switchboard, "logged")
+    await asyncio.sleep(FLUSH_SECONDS * 4)
+    pages = exchange_log.db.execute("PRAGMA page_count").fetchone()[0]
+    exchange_log.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # one page left
+    switchboard.reply(first.id, "small", author=Author.AUTO)  # an update fits...
+    refused = ask(switchboard, "x" * 200_000)  # ...a huge request in the same batch does not
+    exchange_log.flush()
+    assert on_disk(path, first.id) == ("replying", "small")
+    assert on_disk(path, refused.id) is None and exchange_log.failure is not None
+    assert not exchange_log.has_request(refused.id)
+    assert exchange_log.spill_path.exists()
+    exchange_log.close()
