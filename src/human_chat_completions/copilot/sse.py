@@ -47,6 +47,21 @@ _STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
 }
 
 
+# How long an idle connection to the upstream is kept: participants read and type between their
+# messages, and the client library's 5 s meant a new TCP (and TLS) connection for nearly every
+# auto answer in a study.
+KEEPALIVE_SECONDS = 120.0
+
+
+def http_client(timeout: Any) -> Any:
+    """The client's default HTTP client, its idle connections kept for KEEPALIVE_SECONDS."""
+    base = openai.DefaultAsyncHttpxClient.__mro__[1]  # the HTTP library's AsyncClient
+    library = importlib.import_module(base.__module__.split(".")[0])
+    limits = library.Limits(max_connections=1000, max_keepalive_connections=100,
+                            keepalive_expiry=KEEPALIVE_SECONDS)
+    return openai.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
+
+
 def request_headers(client: openai.AsyncOpenAI) -> dict[str, str]:
     """The headers the client sends with every request, its key among them."""
     headers = {**client.default_headers, **client.auth_headers}

@@ -43,6 +43,7 @@ from human_chat_completions.copilot.sse import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
     encode_body,
+    http_client,
     raw_stream,
     request_headers,
     sse_chunks,
@@ -217,7 +218,7 @@ class Upstream:
                 # A stream may still be running on the old client: close it with the others at the end.
                 self._retired.append(entry.client)
             timeout = openai.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
-            http = openai.DefaultAsyncHttpxClient(timeout=timeout)
+            http = http_client(timeout)
             client = openai.AsyncOpenAI(
                 api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout,
                 http_client=http,
