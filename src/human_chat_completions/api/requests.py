@@ -65,7 +65,8 @@ async def read_body(request: Request, limit: int) -> bytes:
         body += piece
         if len(body) > limit:
             raise _too_large(limit)
-    return bytes(body)
+    request.state.raw_body = bytes(body)
+    return request.state.raw_body
 
 
 def _too_large(limit: int) -> APIError:
@@ -115,9 +116,12 @@ def study_participant(request: Request) -> tuple[Study, Participant] | None:
 
 
 def fingerprint(request: Request, payload: dict[str, Any]) -> str:
-    """Same key and same body: what a client's automatic retry of a request looks like."""
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256((bearer_token(request) + "\n" + canonical).encode()).hexdigest()
+    """Same key and same body: what a client's automatic retry of a request looks like. A retry
+    resends the very bytes, so the body as read is hashed (re-serialising a long history cost
+    more than the rest of the request's way in); `payload` stands in when there are none."""
+    raw: bytes | None = getattr(request.state, "raw_body", None)
+    body = raw if raw is not None else json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(bearer_token(request).encode() + b"\n" + body).hexdigest()
 
 
 def is_retry(request: Request) -> bool:

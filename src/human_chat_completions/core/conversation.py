@@ -36,18 +36,30 @@ def history_key(messages: list[dict[str, Any]]) -> str:
     Clients echo our reply back with extra fields (`refusal: null`, parts instead of a string) or
     trimmed whitespace, so only role, name, text and tool traffic count.
     """
-    normalized = [
-        [
-            message.get("role"),
-            message.get("name"),
-            message_text(message).strip(),
-            normalized_calls(message.get("tool_calls")),
-            message.get("tool_call_id"),
-        ]
-        for message in messages
-    ]
-    encoded = json.dumps(normalized, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return HistoryDigests(messages).full
+
+
+class HistoryDigests:
+    """The digests of a request's whole history and of the part an earlier exchange answered
+    (`answered_history`), made in one pass: a long history is read once per request."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        answered_length = len(answered_history(messages))
+        digest = hashlib.sha256()
+        self.answered: str | None = None
+        for index, message in enumerate(messages):
+            if index == answered_length and answered_length:
+                self.answered = digest.copy().hexdigest()
+            digest.update(_said(message))
+        if answered_length == len(messages) and answered_length:
+            self.answered = digest.hexdigest()
+        self.full = digest.hexdigest()
+
+
+def _said(message: dict[str, Any]) -> bytes:
+    said = [message.get("role"), message.get("name"), message_text(message).strip(),
+            normalized_calls(message.get("tool_calls")), message.get("tool_call_id")]
+    return json.dumps(said, ensure_ascii=False, sort_keys=True, default=str).encode() + b"\n"
 
 
 IdentityKey = tuple[str | None, str | None]
@@ -75,13 +87,15 @@ class ConversationIndex:
 
     def resolve(
         self, identity: str | None, messages: list[dict[str, Any]], owner: str | None = None,
-        owner_label: str | None = None,
+        owner_label: str | None = None, digests: HistoryDigests | None = None,
     ) -> tuple[Conversation, str | None, bool]:
         """Return (conversation, id of the exchange this regenerates or None, whether it is new).
         `owner_label` is how a new thread names its owner when the owner's id is not for people
-        (a study participant is `study:P01`, shown as `P01`)."""
+        (a study participant is `study:P01`, shown as `P01`); `digests` are the messages' own,
+        when the caller has them already."""
         named = bool(identity or owner)
-        asked = self._last_request.get((owner, history_key(messages)))
+        digests = digests or HistoryDigests(messages)
+        asked = self._last_request.get((owner, digests.full))
         if asked is not None and not named and _opening(messages):
             # Two participants may well open with the same words; without an identity, an opening
             # message is a new thread rather than a regenerate.
@@ -93,8 +107,7 @@ class ConversationIndex:
         elif asked is not None:
             conversation = asked[0]
         else:
-            answered = answered_history(messages)
-            found = self._by_history.get((owner, history_key(answered))) if answered else None
+            found = self._by_history.get((owner, digests.answered)) if digests.answered else None
             if found is None:
                 return self._create(None, None), None, True
             conversation = found
@@ -115,9 +128,11 @@ class ConversationIndex:
             self._by_identity[(conversation.owner, conversation.identity)] = conversation
 
     def remember_request(
-        self, conversation: Conversation, exchange_id: str, messages: list[dict[str, Any]]
+        self, conversation: Conversation, exchange_id: str, messages: list[dict[str, Any]],
+        digests: HistoryDigests | None = None,
     ) -> None:
-        self._last_request[(conversation.owner, history_key(messages))] = (conversation, exchange_id)
+        full = digests.full if digests is not None else history_key(messages)
+        self._last_request[(conversation.owner, full)] = (conversation, exchange_id)
 
     def remember_reply(
         self, conversation: Conversation, messages: list[dict[str, Any]], reply: str,

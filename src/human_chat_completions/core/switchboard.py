@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from human_chat_completions.core.authorship import author_of
-from human_chat_completions.core.conversation import Conversation, ConversationIndex
+from human_chat_completions.core.conversation import Conversation, ConversationIndex, HistoryDigests
 from human_chat_completions.core.drafts import DraftBook, edit_distance
 from human_chat_completions.core.events import (
     ConversationChanged,
@@ -91,8 +91,9 @@ class Switchboard:
             self._revive(twin)
             return twin
         messages = list(request.get("messages") or [])
+        digests = HistoryDigests(messages)
         conversation, regenerates, is_new = self.conversations.resolve(identity, messages, owner,
-                                                                       owner_label)
+                                                                       owner_label, digests)
         if condition is not None and conversation.condition != condition:
             self._enter_condition(conversation, condition, is_new)
         exchange = Exchange(
@@ -111,7 +112,7 @@ class Switchboard:
         if fingerprint:
             self._by_fingerprint[fingerprint] = exchange
         conversation.exchange_ids.append(exchange.id)
-        self.conversations.remember_request(conversation, exchange.id, messages)
+        self.conversations.remember_request(conversation, exchange.id, messages, digests)
         if is_new:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
