@@ -104,7 +104,10 @@ class ReplyStream:
                 return
             changed = self._changed
             try:
-                await asyncio.wait_for(changed.wait(), keepalive)
+                # asyncio.timeout, not wait_for: in 3.11 wait_for wakes its caller two loop turns
+                # late (it runs the wait as a task of its own), in front of every chunk.
+                async with asyncio.timeout(keepalive):
+                    await changed.wait()
             except TimeoutError:
                 yield None
 
