@@ -131,3 +131,33 @@ def test_events_feed_reports_each_step(server, operator):
     assert events[0] == "conversation.changed"
     assert events.index("exchange.opened") < events.index("reply.delta") < events.index(
         "exchange.closed")
+
+
+def test_the_events_feed_carries_the_same_record_as_the_operator_api(server, operator):
+    """The feed encodes each request once and splices it in: what arrives is the record itself."""
+    import json as json_module
+
+    records: list[dict] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(base_url=server.base + "/operator/api", timeout=10,
+                          headers={"Authorization": "Bearer test-operator-token"}) as http:
+            with http.stream("GET", "/events") as response:
+                for line in response.iter_lines():
+                    ready.set()
+                    if line.startswith("data: ") and '"exchange"' in line:
+                        records.append(json_module.loads(line.removeprefix("data: ")))
+                        if records[-1]["type"] == "exchange.closed":
+                            return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    history = body(("system", "Be brief."), ("user", "über 世界 \"quoted\" \\ back"))
+    ask(server, operator, history, "watched")
+    listener.join(10)
+    closed = records[-1]
+    assert closed["type"] == "exchange.closed" and closed["state"] == "done"
+    assert closed["exchange"] == operator.exchange(closed["exchange_id"])
+    assert [r["exchange"]["request"] for r in records] == [history] * len(records)

@@ -289,23 +289,55 @@ def event_json(event: Event, switchboard: Switchboard) -> dict[str, Any]:
     return data
 
 
+class EventEncoder:
+    """An event as the feed's JSON text. A request never changes, and a long history made each of
+    an exchange's events cost a deep copy and an encoding of it: each request is encoded once."""
+
+    def __init__(self, switchboard: Switchboard, remembered: int = 64) -> None:
+        self.switchboard = switchboard
+        self.remembered = remembered
+        self._requests: dict[str, str] = {}
+
+    def __call__(self, event: Event) -> str:
+        if isinstance(event, ConversationChanged | ReplyDelta):
+            return json.dumps(event_json(event, self.switchboard), ensure_ascii=False)
+        exchange = event.exchange
+        conversation = self.switchboard.conversation(exchange.conversation_id)
+        record = record_of(exchange, conversation).model_dump(mode="json", exclude={"request"})
+        data = {"type": event.type, "exchange_id": exchange.id,
+                "conversation_id": exchange.conversation_id, "state": exchange.state.value}
+        # Both objects end in "}": the exchange goes in as the last field, its request as its last.
+        record_text = json.dumps(record, ensure_ascii=False)[:-1] + ', "request": ' + self._request(exchange) + "}"
+        return json.dumps(data, ensure_ascii=False)[:-1] + ', "exchange": ' + record_text + "}"
+
+    def _request(self, exchange: Exchange) -> str:
+        text = self._requests.pop(exchange.id, None)
+        if text is None:
+            text = json.dumps(exchange.request, ensure_ascii=False)
+        self._requests[exchange.id] = text  # the newest last: the oldest go first
+        while len(self._requests) > self.remembered:
+            del self._requests[next(iter(self._requests))]
+        return text
+
+
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: every switchboard event from now on, with keep-alive comments."""
     switchboard = switchboard_of(request)
     keepalive = request.app.state.settings_store.current.keepalive_seconds
+    encode = EventEncoder(switchboard)
 
     async def feed() -> AsyncIterator[str]:
         with switchboard.events.subscription() as queue:
             yield ": connected\n\n"
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), keepalive)
+                    async with asyncio.timeout(keepalive):
+                        event = await queue.get()
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                payload = json.dumps(event_json(event, switchboard), ensure_ascii=False)
-                yield f"event: {event.type}\ndata: {payload}\n\n"
+                yield f"event: {event.type}\ndata: {encode(event)}\n\n"
 
     return StreamingResponse(feed(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})
