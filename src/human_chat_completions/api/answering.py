@@ -45,7 +45,7 @@ async def answer(
         return responses.ExchangeResponse(
             events(), release, media_type="text/event-stream", headers=responses.SSE_HEADERS)
     if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
-        body = _late_body(switchboard, exchange, final, settings.keepalive_seconds)
+        body = late_body(switchboard, exchange, final, settings.keepalive_seconds)
         return responses.ExchangeResponse(body, release, media_type="application/json")
     release()
     reply = exchange.reply
@@ -73,7 +73,7 @@ def _failure(error: StreamError, error_body: Callable[[StreamError], Body]) -> R
     return JSONResponse(error_body(error), failures.status_of(error), headers=failures.headers_of(error))
 
 
-async def _late_body(switchboard: Switchboard, exchange: Exchange, final: Callable[[], Body],
+async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callable[[], Body],
                      keepalive: float) -> AsyncIterator[bytes]:
     """Headers and whitespace now, the answer when ready: JSON allows leading whitespace, and the
     bytes keep idle timeouts in clients and proxies away."""
