@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 
 from human_chat_completions.config import Settings
+from human_chat_completions.copilot.burst import Burst
 from human_chat_completions.copilot.guard import StreamGuard
 from human_chat_completions.copilot.profiles import Profile, default_profile, find_profile
 from human_chat_completions.copilot.side_requests import effective_rules, find_side_request
@@ -277,7 +277,7 @@ class Copilot:
             if self._auto.get(exchange.id) is task:  # not once taken over or held
                 self.switchboard.reply(exchange.id, text, author=Author.AUTO)
 
-        burst = _Burst(write)
+        burst = Burst(write)
         try:
             # Closing the stream on a hold stops the upstream, as a take-over's cancel does.
             async with contextlib.aclosing(pieces):
@@ -309,7 +309,7 @@ class Copilot:
                 return
             await asyncio.sleep(0)
 
-    def _pass_on(self, exchange: Exchange, piece: Piece, guard: StreamGuard, burst: _Burst) -> bool:
+    def _pass_on(self, exchange: Exchange, piece: Piece, guard: StreamGuard, burst: Burst) -> bool:
         """One upstream piece on its way to the client; False once the guard held the reply."""
         if isinstance(piece, TextDelta):
             text, phrase = guard.feed(piece.text)
@@ -401,47 +401,3 @@ class Copilot:
                      f"The away policy's reply holds the guard phrase {phrase!r}; it was not sent. "
                      "Please answer by hand.")
         return True
-
-
-class _Burst:
-    """The text of an auto answer on its way to the exchange. What the upstream sent while this
-    answer kept the loop busy (its bytes were already there) goes out in one piece as soon as the
-    loop turns to other work: the client's response, the log and the windows handle one piece
-    instead of many. At a model's own pace every piece still goes out as it comes."""
-
-    def __init__(self, write: Callable[[str], None]) -> None:
-        self._write = write
-        self._texts: list[str] = []
-        self._handle: asyncio.Handle | None = None
-        self.written = False
-
-    @property
-    def pending(self) -> bool:
-        return bool(self._texts)
-
-    def add(self, text: str) -> None:
-        self._texts.append(text)
-        if self._handle is None:
-            self._handle = asyncio.get_running_loop().call_soon(self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._handle = None
-        with contextlib.suppress(ExchangeClosedError):  # the client left meanwhile
-            self.flush()
-
-    def flush(self) -> None:
-        self.drop_handle()
-        if self._texts:
-            text = "".join(self._texts)
-            self._texts.clear()
-            self.written = True
-            self._write(text)
-
-    def drop_handle(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def drop(self) -> None:
-        self.drop_handle()
-        self._texts.clear()
