@@ -23,6 +23,7 @@ from human_chat_completions.core.exchange import (
     ExchangeState,
     Mode,
 )
+from human_chat_completions.core.injected import InjectedErrors
 from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import StreamError
 from human_chat_completions.core.study import Condition
@@ -63,9 +64,7 @@ class Switchboard:
         self.requests = RequestCache()
         self.retry_window = retry_window
         self._by_fingerprint: dict[str, Exchange] = {}
-        # Errors the operator injected, by request: a client's automatic retry gets the same one,
-        # as it would from a provider that is rate limiting or down.
-        self._injected: dict[str, tuple[StreamError, float]] = {}
+        self._injected = InjectedErrors(retry_window)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -116,11 +115,7 @@ class Switchboard:
         if is_new:
             self.events.publish(ConversationChanged(conversation))
         self.events.publish(ExchangeOpened(exchange))
-        self._repeat_injected(exchange, is_retry)
-        if conversation.armed_failure is not None and exchange.state.open:
-            error, conversation.armed_failure = conversation.armed_failure, None
-            self.events.publish(ConversationChanged(conversation))
-            self.fail(exchange.id, error.message, error.code, status=error.status, injected=True)
+        self._fail_at_once(conversation, exchange, is_retry)
         return exchange
 
     def arm_failure(self, conversation_id: str, message: str, code: str,
@@ -139,12 +134,17 @@ class Switchboard:
         self.events.publish(ConversationChanged(conversation))
         return conversation
 
-    def _repeat_injected(self, exchange: Exchange, is_retry: bool) -> None:
-        injected = self._injected.get(exchange.fingerprint) if is_retry and exchange.fingerprint else None
-        if injected is not None and time.time() - injected[1] < self.retry_window:
-            error = injected[0]
+    def _fail_at_once(self, conversation: Conversation, exchange: Exchange, is_retry: bool) -> None:
+        """A client's retry of an injected error gets the same; else a failure armed for the
+        conversation's next request fires."""
+        error = self._injected.for_retry(exchange.fingerprint) if is_retry and exchange.fingerprint else None
+        if error is not None:
             exchange.notice = "A client's retry of a request that got an injected error: it got the same."
             exchange.notice_code = "injected_retry"
+        elif conversation.armed_failure is not None:
+            error, conversation.armed_failure = conversation.armed_failure, None
+            self.events.publish(ConversationChanged(conversation))
+        if error is not None:
             self.fail(exchange.id, error.message, error.code, status=error.status, injected=True)
 
     def enter_condition(self, conversation_id: str, condition: Condition) -> Conversation:
@@ -289,7 +289,7 @@ class Switchboard:
         if injected:
             exchange.injected_error = "drop" if error.drops_connection else str(status or 500)
             if exchange.fingerprint:
-                self._injected[exchange.fingerprint] = (error, time.time())
+                self._injected.remember(exchange.fingerprint, error)
         exchange.reply.fail(error)
         self._close(exchange, ExchangeState.FAILED)
         return exchange
