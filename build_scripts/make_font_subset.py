@@ -253,16 +253,31 @@ def build(source: Path, output: Path, extra: list[Path], flavor: str | None) -> 
     opts.notdef_outline = True
     opts.recalc_timestamp = False
     opts.flavor = flavor
-    sub = subset.Subsetter(opts)
-    sub.populate(unicodes=present)
-    sub.subset(font)
-    rename(font)
+    save_subset(font, present, opts, output, ())
+    verify(output, present)
 
+
+def save_subset(font: TTFont, wanted: list[int], opts: subset.Options, output: Path,
+                names: tuple[str, str, str] | tuple[()]) -> None:
+    """Keep only `wanted` (with `opts`), rename the font as a Modified Version (`names`: family,
+    PostScript name, source family; () for the Japanese defaults) and save it to `output`."""
+    sub = subset.Subsetter(opts)
+    sub.populate(unicodes=wanted)
+    sub.subset(font)
+    rename(font, *names)
     output.parent.mkdir(parents=True, exist_ok=True)
-    font.flavor = flavor
+    font.flavor = opts.flavor
     font.save(str(output))
     font.close()
-    verify(output, present)
+
+
+def report(output: Path, font: TTFont, cmap: dict[int, str]) -> None:
+    data = output.read_bytes()
+    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
+    print(f"output: {output}")
+    print(f"flavor: {font.flavor or 'sfnt'}, glyphs: {font['maxp'].numGlyphs}, "
+          f"cmap entries: {len(cmap)}, size: {len(data)} bytes ({len(data) / 1024:.1f} KiB)")
+    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
 
 
 def verify(output: Path, expected: list[int]) -> None:
@@ -277,15 +292,8 @@ def verify(output: Path, expected: list[int]) -> None:
         if gaps:
             raise SystemExit(f"sample {text!r}: no glyph for {gaps}")
         print(f"ok: {text}")
-    data = output.read_bytes()
-    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
     print(f"full name (name ID 4): {font['name'].getDebugName(4)}")
-    print(f"FONT_FAMILY = {FONT_FAMILY!r}")
-    print(f"output: {output}")
-    print(f"flavor: {font.flavor or 'sfnt'}, glyphs: {font['maxp'].numGlyphs}, "
-          f"cmap entries: {len(cmap)}, size: {len(data)} bytes "
-          f"({len(data) / 1024 / 1024:.2f} MiB)")
-    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
+    report(output, font, cmap)
     font.close()
 
 
@@ -313,15 +321,7 @@ def build_emoji(source: Path, output: Path) -> None:
     opts.notdef_outline = True
     opts.recalc_timestamp = False
     opts.flavor = "woff2"
-    sub = subset.Subsetter(opts)
-    sub.populate(unicodes=wanted)
-    sub.subset(font)
-    rename(font, EMOJI_FAMILY, EMOJI_POSTSCRIPT_NAME, EMOJI_SOURCE_FAMILY)
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    font.flavor = "woff2"
-    font.save(str(output))
-    font.close()
+    save_subset(font, wanted, opts, output, (EMOJI_FAMILY, EMOJI_POSTSCRIPT_NAME, EMOJI_SOURCE_FAMILY))
     verify_emoji(output, wanted)
 
 
@@ -334,13 +334,8 @@ def verify_emoji(output: Path, expected: list[int]) -> None:
         raise SystemExit(f"missing: {[hex(c) for c in missing[:10]]}, sample gaps: {gaps}")
     if any(ord(c) in cmap for c in "0123456789#*"):
         raise SystemExit("digits must stay text")
-    data = output.read_bytes()
     print(f"ok: {EMOJI_SAMPLE}")
-    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
-    print(f"output: {output}")
-    print(f"glyphs: {font['maxp'].numGlyphs}, cmap entries: {len(cmap)}, "
-          f"size: {len(data)} bytes ({len(data) / 1024 / 1024:.2f} MiB)")
-    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
+    report(output, font, cmap)
     font.close()
 
 
@@ -360,15 +355,7 @@ def build_mono(source: Path, output: Path) -> None:
     opts.notdef_outline = True
     opts.recalc_timestamp = False
     opts.flavor = "woff2"
-    sub = subset.Subsetter(opts)
-    sub.populate(unicodes=wanted)
-    sub.subset(font)
-    rename(font, MONO_FAMILY, MONO_POSTSCRIPT_NAME, MONO_SOURCE_FAMILY)
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    font.flavor = "woff2"
-    font.save(str(output))
-    font.close()
+    save_subset(font, wanted, opts, output, (MONO_FAMILY, MONO_POSTSCRIPT_NAME, MONO_SOURCE_FAMILY))
     verify_mono(output, wanted)
 
 
@@ -385,13 +372,8 @@ def verify_mono(output: Path, expected: list[int]) -> None:
     if any(word in (font["name"].getDebugName(n) or "") for n in (1, 3, 4, 6)
            for word in ("Bitstream", "Vera")):
         raise SystemExit("the licence forbids 'Bitstream' and 'Vera' in a modified font's name")
-    data = output.read_bytes()
     print(f"ok: {MONO_SAMPLE}")
-    print(f"family (name ID 1): {font['name'].getDebugName(1)}")
-    print(f"output: {output}")
-    print(f"glyphs: {font['maxp'].numGlyphs}, cmap entries: {len(cmap)}, "
-          f"size: {len(data)} bytes ({len(data) / 1024:.1f} KiB)")
-    print(f"sha256: {hashlib.sha256(data).hexdigest()}")
+    report(output, font, cmap)
     font.close()
 
 
