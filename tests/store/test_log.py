@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -106,28 +107,31 @@ def test_blank_and_oldest_schema_migrate_to_the_same_columns(tmp_path):
     oldest.close()
 
 
-def test_events_feed_reports_each_step(server, operator):
-    events: list[str] = []
+def listen(server: RunningServer, lines: list[str]) -> None:
+    """Read the operator API's event feed into `lines` until an exchange has closed (its data
+    line included); returns once the feed is connected."""
     ready = threading.Event()
 
-    def listen() -> None:
+    def read() -> None:
         with httpx.Client(base_url=server.base + "/operator/api", timeout=10,
                           headers={"Authorization": "Bearer test-operator-token"}) as http:
             with http.stream("GET", "/events") as response:
                 for line in response.iter_lines():
-                    if line.startswith(": connected"):
-                        ready.set()
-                    if line.startswith("event: "):
-                        events.append(line.removeprefix("event: "))
-                    if events and events[-1] == "exchange.closed":
-                        return
+                    ready.set()
+                    lines.append(line)
+                    if line.startswith("data: ") and "event: exchange.closed" in lines:
+                        return  # the closing event's data
 
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
+    threading.Thread(target=read, daemon=True).start()
     assert ready.wait(10)
+
+
+def test_events_feed_reports_each_step(server, operator):
+    lines: list[str] = []
+    listen(server, lines)
     ask(server, operator, body(("user", "watch me")), "watched")
-    listener.join(10)
-    wait_until(lambda: "exchange.closed" in events)
+    wait_until(lambda: "event: exchange.closed" in lines)
+    events = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
     assert events[0] == "conversation.changed"
     assert events.index("exchange.opened") < events.index("reply.delta") < events.index(
         "exchange.closed")
@@ -135,28 +139,13 @@ def test_events_feed_reports_each_step(server, operator):
 
 def test_the_events_feed_carries_the_same_record_as_the_operator_api(server, operator):
     """The feed encodes each request once and splices it in: what arrives is the record itself."""
-    import json as json_module
-
-    records: list[dict] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with httpx.Client(base_url=server.base + "/operator/api", timeout=10,
-                          headers={"Authorization": "Bearer test-operator-token"}) as http:
-            with http.stream("GET", "/events") as response:
-                for line in response.iter_lines():
-                    ready.set()
-                    if line.startswith("data: ") and '"exchange"' in line:
-                        records.append(json_module.loads(line.removeprefix("data: ")))
-                        if records[-1]["type"] == "exchange.closed":
-                            return
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    assert ready.wait(10)
+    lines: list[str] = []
+    listen(server, lines)
     history = body(("system", "Be brief."), ("user", "über 世界 \"quoted\" \\ back"))
     ask(server, operator, history, "watched")
-    listener.join(10)
+    wait_until(lambda: "event: exchange.closed" in lines and lines[-1].startswith("data: "))
+    records = [json.loads(line.removeprefix("data: ")) for line in lines
+               if line.startswith("data: ") and '"exchange"' in line]
     closed = records[-1]
     assert closed["type"] == "exchange.closed" and closed["state"] == "done"
     assert closed["exchange"] == operator.exchange(closed["exchange_id"])
