@@ -72,7 +72,9 @@ Listener = Callable[[Event], None]
 
 # How long a subscriber waiting for events sleeps on after one arrives: windows and feeds then
 # never stand between a reply and its client's next bytes, and a burst of events wakes them once.
-SUBSCRIBER_DELAY = 0.002
+# One frame at 60 Hz, which nobody watching a window sees; it is longer than an auto answer from a
+# fast upstream takes to send its first words (2 ms woke the live view in the middle of them).
+SUBSCRIBER_DELAY = 0.016
 
 
 class Subscription(asyncio.Queue["Event"]):
