@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from human_chat_completions.core import Switchboard
-from human_chat_completions.core.exchange import Author
+from human_chat_completions.core.exchange import Author, Mode
 from human_chat_completions.store.log import FLUSH_SECONDS, ExchangeLog
 
 
@@ -93,4 +93,17 @@ async def test_a_write_the_file_refuses_takes_no_other_write_of_its_batch_along(
     assert on_disk(path, refused.id) is None and exchange_log.failure is not None
     assert not exchange_log.has_request(refused.id)
     assert exchange_log.spill_path.exists()
+    exchange_log.close()
+
+
+async def test_an_auto_request_is_written_after_its_first_words_not_in_front_of_them(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    switchboard.set_default_mode(Mode.AUTO)
+    exchange = ask(switchboard, "hello")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert on_disk(path, exchange.id) is None  # the upstream's first words may be on their way
+    await asyncio.sleep(FLUSH_SECONDS * 4)
+    assert on_disk(path, exchange.id) == ("waiting", "")
     exchange_log.close()

@@ -81,9 +81,9 @@ class ExchangeLog:
 
     On a running loop, writes wait a moment beside the work they record and go in one transaction,
     each row written once with its latest state however many events touched it: a new request's
-    row right after the loop has started answering it (an auto answer's upstream request goes
-    first), changes within FLUSH_SECONDS, and a finished exchange's at once, before its client
-    reads the end of it. Reading `db` writes what is
+    row right after the loop has started answering it (in auto mode within FLUSH_SECONDS, so not
+    in front of the first words), changes within FLUSH_SECONDS, and a finished exchange's at once,
+    before its client reads the end of it. Reading `db` writes what is
     pending first. Without a running loop (scripts, synchronous tests), every event is written at
     once.
     """
@@ -143,7 +143,11 @@ class ExchangeLog:
             # Nothing could write later; or the exchange is finished and its client is about to
             # read the last byte of it.
             self.flush()
-        elif isinstance(event, ExchangeOpened | ConversationChanged):
+        elif isinstance(event, ExchangeOpened) and event.exchange.mode is Mode.AUTO:
+            # The upstream's first words race this write, and an LLM's first token takes longer
+            # than FLUSH_SECONDS: written within it, not in front of the first words.
+            self._later(loop)
+        elif isinstance(event, ExchangeOpened):
             self._soon(loop)
         elif self._pending():
             self._later(loop)
