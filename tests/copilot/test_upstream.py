@@ -449,3 +449,18 @@ async def test_the_key_is_never_logged(fake: FakeUpstream, profile: Profile, cap
         await failure(upstream.stream_reply(profile, CLIENT_MESSAGES))
     assert caplog.records and "upstream auth" in caplog.text
     assert "sk-test" not in caplog.text
+
+
+def test_the_environment_proxy_is_looked_up_once_per_profile_and_no_proxy_respected(monkeypatch) -> None:
+    from human_chat_completions.copilot.sse import proxy_for
+
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert proxy_for("https://api.openai.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert proxy_for("https://api.openai.com/v1") == "http://proxy.example:3128"
+    assert proxy_for("http://127.0.0.1:11434/v1") is None  # NO_PROXY, and no HTTP_PROXY anyway
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert proxy_for("http://localhost:11434/v1") is None
+    assert proxy_for("http://lab-server:8000/v1") == "http://proxy.example:3128"

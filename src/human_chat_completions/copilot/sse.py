@@ -1,12 +1,13 @@
 """The upstream's streamed answer, sent and read without the client's per-request machinery.
 
-The official client stays the source of the connection settings (its HTTP client, base URL and
-headers, key included) and of the errors (its exception classes, with the status and the
-upstream's message); the request itself goes out through its HTTP client at once. Its `create`
-spent about 0.3 ms a request building options, transforming parameters and headers, and its SSE
-reader decoded the body line by line into text: in auto mode both sit between the participant and
-the model. Here the body is serialised once and the SSE is split as bytes, each event's JSON
-decoded straight from them.
+The official client stays the source of the connection settings (its base URL and headers, key
+included) and of the errors (its exception classes, with the status and the upstream's message).
+The request itself goes out through aiohttp, the HTTP library the client offers as its faster
+transport (`openai.DefaultAioHttpClient`), used here directly: its request leaves in one write and
+its C parser reads the answer, where the client's default stack (httpx on anyio) wrote headers and
+body in two writes with a turn of the loop between them, and spent about 0.8 ms more of a fast
+upstream's first token in its layers. The body is serialised once and the SSE is split as bytes,
+each event's JSON decoded straight from them.
 """
 
 from __future__ import annotations
@@ -14,18 +15,30 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
+import aiohttp
 import openai
 
 
+def _http_library() -> ModuleType:
+    """The HTTP library under `openai` (httpx, or httpx2 in newer versions): its Request and
+    Response carry the client's errors."""
+    base = openai.DefaultAsyncHttpxClient.__mro__[1]
+    return importlib.import_module(base.__module__.split(".")[0])
+
+
 def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeout, other transport) exception types of the HTTP library under `openai`. Recent openai versions
-    wrap errors met while reading a stream into APITimeoutError/APIConnectionError; older ones (on `httpx`) let
-    the raw ones through, and newer ones run on `httpx2`: catch whichever is installed."""
+    """(timeout, other transport) exception types met while a stream is read: aiohttp's (a read
+    timeout is a TimeoutError), and those of the HTTP library under `openai` for older versions,
+    which let them out of a stream unwrapped."""
     timeouts: list[type[BaseException]] = [TimeoutError]
-    transport: list[type[BaseException]] = []
+    transport: list[type[BaseException]] = [aiohttp.ClientError]
     for name in ("httpx", "httpx2"):
         try:
             module = importlib.import_module(name)
@@ -48,18 +61,31 @@ _STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
 
 
 # How long an idle connection to the upstream is kept: participants read and type between their
-# messages, and the client library's 5 s meant a new TCP (and TLS) connection for nearly every
-# auto answer in a study.
+# messages, and a short keep-alive meant a new TCP (and TLS) connection for nearly every auto
+# answer in a study.
 KEEPALIVE_SECONDS = 120.0
 
 
-def http_client(timeout: Any) -> Any:
-    """The client's default HTTP client, its idle connections kept for KEEPALIVE_SECONDS."""
-    base = openai.DefaultAsyncHttpxClient.__mro__[1]  # the HTTP library's AsyncClient
-    library = importlib.import_module(base.__module__.split(".")[0])
-    limits = library.Limits(max_connections=1000, max_keepalive_connections=100,
-                            keepalive_expiry=KEEPALIVE_SECONDS)
-    return openai.DefaultAsyncHttpxClient(timeout=timeout, limits=limits)
+def upstream_session(base_url: str, timeout_seconds: float) -> aiohttp.ClientSession:
+    """A connection pool to one profile's upstream (call on the running loop). Certificates are
+    checked as the client checks them (certifi, or SSL_CERT_FILE / SSL_CERT_DIR) and a proxy the
+    environment names is used, as the client would; `timeout_seconds` is the longest wait for
+    any byte, 10 s at most to connect."""
+    connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=KEEPALIVE_SECONDS,
+                                     ssl=_http_library().create_ssl_context())
+    timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, timeout_seconds),
+                                    sock_read=timeout_seconds)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, proxy=proxy_for(base_url))
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY and the like, NO_PROXY respected),
+    looked up once per profile: aiohttp's own `trust_env` looks it up, and reads ~/.netrc, on
+    every request, which cost 0.8 ms of each auto answer's first token."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def request_headers(client: openai.AsyncOpenAI) -> dict[str, str]:
@@ -72,53 +98,63 @@ def encode_body(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    pieces: AsyncIterator[bytes]  # the body as it arrives
+    request: Callable[[], Any]  # the request as the client's errors describe it
+
+
 @contextlib.asynccontextmanager
 async def raw_stream(
-    client: openai.AsyncOpenAI, http: Any, headers: Mapping[str, str], body: bytes, timeout: Any
-) -> AsyncIterator[Any]:
+    client: openai.AsyncOpenAI, session: aiohttp.ClientSession, headers: Mapping[str, str], body: bytes
+) -> AsyncIterator[UpstreamResponse]:
     """POST `body` to the upstream's chat completions and hand over its streamed response once its
-    headers arrived; an error status or a failed connection raises as the client would. `http` is
-    the client's HTTP client (an httpx-style AsyncClient)."""
+    headers arrived; an error status or a failed connection raises as the client would. Left
+    early (a take-over, an error), the connection is closed, which stops the upstream."""
     url = str(client.base_url).rstrip("/") + "/chat/completions"
-    request = http.build_request("POST", url, headers=headers, content=body, timeout=timeout)
+
+    def request() -> Any:
+        return _http_library().Request("POST", url)
+
     try:
-        response = await http.send(request, stream=True)
+        response = await session.post(url, data=body, headers=headers)
     except TIMEOUT_ERRORS as error:
-        raise openai.APITimeoutError(request=request) from error
-    except TRANSPORT_ERRORS as error:
-        raise openai.APIConnectionError(request=request) from error
+        raise openai.APITimeoutError(request=request()) from error
+    except aiohttp.ClientError as error:
+        raise openai.APIConnectionError(request=request()) from error
     try:
-        if response.status_code >= 400:
-            await response.aread()
-            raise status_error(response)
-        yield response
-    finally:
-        await response.aclose()
+        if response.status >= 400:
+            raise status_error(response.status, response.headers, await response.read(), request())
+        yield UpstreamResponse(response.content.iter_any(), request)
+    except BaseException:
+        response.close()
+        raise
+    response.release()
 
 
-def status_error(response: Any) -> openai.APIStatusError:
+def status_error(status: int, headers: Mapping[str, str], content: bytes, request: Any) -> openai.APIStatusError:
     """The client's exception for an error status, with the upstream's message and body."""
+    response = _http_library().Response(status, headers=dict(headers), content=content, request=request)
     try:
-        body: Any = json.loads(response.content)
+        body: Any = json.loads(content)
     except ValueError:
         body = response.text.strip()
     error = body.get("error", body) if isinstance(body, dict) else body
-    message = f"Error code: {response.status_code}"
+    message = f"Error code: {status}"
     if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:
         message += f" - {error['message']}"
-    status = response.status_code
     kind = _STATUS_ERRORS.get(status, openai.InternalServerError if status >= 500 else openai.APIStatusError)
     return kind(message, response=response, body=error)
 
 
-async def sse_chunks(response: Any) -> AsyncGenerator[list[dict[str, Any]], None]:
+async def sse_chunks(response: UpstreamResponse) -> AsyncGenerator[list[dict[str, Any]], None]:
     """The JSON objects of an SSE body, up to `[DONE]`: a list of those that arrived together (in
     one read from the network) at a time. An `error` event or object is raised as the client's own
     APIError, as its stream would, after what came before it. The body is read to its end even
     after `[DONE]`: a response closed unread takes its connection with it, and every reply would
     then open a new one to the upstream."""
     finished = False
-    async for events in sse_events(response.aiter_bytes()):
+    async for events in sse_events(response.pieces):
         chunks: list[dict[str, Any]] = []
         for event, data in events:
             if finished:
@@ -130,7 +166,7 @@ async def sse_chunks(response: Any) -> AsyncGenerator[list[dict[str, Any]], None
             if event == b"error" or (isinstance(chunk, dict) and chunk.get("error")):
                 if chunks:
                     yield chunks
-                raise openai.APIError(_event_message(chunk), response.request, body=chunk)
+                raise openai.APIError(_event_message(chunk), response.request(), body=chunk)
             if isinstance(chunk, dict):
                 chunks.append(chunk)
         if chunks:

@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import openai
 from pydantic import ValidationError
 
@@ -43,10 +44,10 @@ from human_chat_completions.copilot.sse import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
     encode_body,
-    http_client,
     raw_stream,
     request_headers,
     sse_chunks,
+    upstream_session,
 )
 
 __all__ = [
@@ -148,9 +149,12 @@ class _Entry:
     key: str | None
     key_problem: str | None
     looked_up_at: float
-    http: Any = None  # the client's HTTP client: its pool keeps the upstream connections open
-    timeout: Any = None
+    session: aiohttp.ClientSession  # streams go through its pool, which keeps connections open
     headers: dict[str, str] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+        await self.session.close()
 
 
 class Upstream:
@@ -171,7 +175,7 @@ class Upstream:
         self._key_lookup = key_lookup
         self._key_ttl = key_ttl
         self._entries: dict[str, _Entry] = {}
-        self._retired: list[openai.AsyncOpenAI] = []
+        self._retired: list[_Entry] = []
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Upstream:
@@ -181,11 +185,11 @@ class Upstream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        clients = [e.client for e in self._entries.values()] + self._retired
+        entries = [*self._entries.values(), *self._retired]
         self._entries.clear()
         self._retired.clear()
-        for client in clients:
-            await client.close()
+        for entry in entries:
+            await entry.aclose()
 
     def forget(self, profile_name: str) -> None:
         """Look the key up again on next use (e.g. after the operator set a new one)."""
@@ -216,14 +220,12 @@ class Upstream:
                 return entry
             if entry is not None:
                 # A stream may still be running on the old client: close it with the others at the end.
-                self._retired.append(entry.client)
+                self._retired.append(entry)
             timeout = openai.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
-            http = http_client(timeout)
             client = openai.AsyncOpenAI(
-                api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout,
-                http_client=http,
-            )
-            entry = _Entry(client, signature, key, problem, now, http, timeout, request_headers(client))
+                api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout)
+            entry = _Entry(client, signature, key, problem, now, upstream_session(profile.base_url, profile.timeout_seconds),
+                           request_headers(client))
             self._entries[profile.name] = entry
             return entry
 
@@ -330,8 +332,7 @@ class Upstream:
         usage: dict[str, Any] | None = None
         model: str | None = None
         try:
-            async with raw_stream(entry.client, entry.http, entry.headers, encode_body(body),
-                                  entry.timeout) as response:
+            async with raw_stream(entry.client, entry.session, entry.headers, encode_body(body)) as response:
                 started = True
                 async for chunks in sse_chunks(response):
                     for chunk in chunks:
