@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from human_chat_completions import http_protocol
 from human_chat_completions.api import create_app
 from human_chat_completions.config import Settings, data_dir, operator_token
 from human_chat_completions.copilot.service import Copilot
@@ -212,10 +213,8 @@ def make_server(
         log_level="warning",
         timeout_graceful_shutdown=5,
         lifespan="on",
-        # h11, not httptools: only h11 bounds the header block it buffers (httptools took 90 MB of
-        # headers into memory before answering). It costs ~0.1 ms a request.
-        http="h11",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=http_protocol.protocol(settings.max_header_bytes),
+        h11_max_incomplete_event_size=settings.max_header_bytes,  # if h11 it is
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.idle_connection_seconds,
     )
