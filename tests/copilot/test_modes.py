@@ -158,6 +158,29 @@ def test_auto_streams_the_upstream_chunk_by_chunk(tmp_path, upstream):
     assert exchange["author"] == "auto" and exchange["final"] == expected
 
 
+def test_an_auto_response_starts_with_the_llm_s_first_words_or_soon_without_them(tmp_path, upstream):
+    """The role chunk waits for an LLM's first words and goes out with them; an LLM slower than
+    HEAD_HOLD_SECONDS does not hold the response's start back."""
+    import time
+
+    import httpx
+
+    from human_chat_completions.api.responses import HEAD_HOLD_SECONDS
+
+    upstream.behaviour.first_token_delay = 1.0
+    with running(tmp_path, upstream, "auto") as server:
+        started = time.monotonic()
+        arrivals: list[tuple[float, str]] = []
+        with httpx.stream("POST", server.base + "/v1/chat/completions", timeout=10, json={
+                "model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    arrivals.append((time.monotonic() - started, line))
+    (role_after, role), (words_after, words) = arrivals[:2]
+    assert '"role": "assistant"' in role and '"content": "Draft "' in words
+    assert HEAD_HOLD_SECONDS * 0.8 <= role_after < 0.9 < words_after
+
+
 def test_auto_passes_tool_calls_through(tmp_path, upstream):
     upstream.behaviour.tool_call = True
     with running(tmp_path, upstream, "auto") as server:

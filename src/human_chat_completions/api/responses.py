@@ -13,10 +13,12 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from human_chat_completions.api import failures, wire
-from human_chat_completions.core import Exchange, Switchboard
+from human_chat_completions.core import Exchange, Mode, Switchboard
 from human_chat_completions.core.stream import StreamError
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# How long an auto answer's response waits for the LLM's first words before it starts anyway.
+HEAD_HOLD_SECONDS = 0.25
 
 
 class ExchangeResponse(StreamingResponse):
@@ -53,21 +55,28 @@ def stream_error(error: StreamError) -> dict[str, Any]:
 async def sse_body(
     switchboard: Switchboard, exchange: Exchange, model: str, include_usage: bool, keepalive: float
 ) -> AsyncIterator[str]:
-    """OpenAI's chunk sequence: role first at once, content deltas, finish, usage, [DONE]."""
+    """OpenAI's chunk sequence: role first, content deltas, finish, usage, [DONE]. The role goes
+    at once to a person's reply; an LLM's first words come within milliseconds, and the role
+    goes out with them in one write (or after HEAD_HOLD_SECONDS if they do not)."""
     cid, created = completion_id(exchange), int(exchange.received_at)
-    head, tail = wire.content_chunk_frame(cid, created, model)
-    head, tail = "data: " + head, tail + "\n\n"
-    yield sse(wire.chunk(cid, created, model, {"role": "assistant", "content": ""}))
+    before, after = wire.content_chunk_frame(cid, created, model)
+    before, after = "data: " + before, after + "\n\n"
+    role = sse(wire.chunk(cid, created, model, {"role": "assistant", "content": ""}))
+    if exchange.mode is not Mode.AUTO or not await exchange.reply.started(HEAD_HOLD_SECONDS):
+        yield role
+        role = ""
     async for piece in exchange.reply.pieces(keepalive):
         if piece is None:
-            yield ": keep-alive\n\n"
-            continue
-        if exchange.first_byte_at is None:
-            switchboard.note_first_byte(exchange)
-        if isinstance(piece, str):
-            yield head + _encode(piece) + tail
+            yield role + ": keep-alive\n\n"
         else:
-            yield sse(wire.chunk(cid, created, model, piece))
+            if exchange.first_byte_at is None:
+                switchboard.note_first_byte(exchange)
+            chunk = before + _encode(piece) + after if isinstance(piece, str) else \
+                sse(wire.chunk(cid, created, model, piece))
+            yield role + chunk
+        role = ""
+    if role:
+        yield role
     reply = exchange.reply
     if reply.error is not None:
         failures.raise_if_dropped(reply.error)

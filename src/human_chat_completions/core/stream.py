@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,15 @@ class ReplyStream:
                     await changed.wait()
             except TimeoutError:
                 yield None
+
+    async def started(self, within: float) -> bool:
+        """Wait up to `within` seconds for something to be written or the stream to end; True if
+        it was."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while not (self._pieces or self.closed):
+                    await self._changed.wait()
+        return bool(self._pieces) or self.closed
 
     async def wait_closed(self) -> None:
         while not self.closed:
