@@ -9,53 +9,38 @@ head still incomplete are counted here, and beyond the limit the connection gets
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # a platform without httptools' wheels: h11 bounds the head itself
-    HttpToolsProtocol = None  # type: ignore[assignment, misc]
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEAD_TOO_LARGE = "Request line and headers too large."
 
 
-def protocol(max_head_bytes: int) -> type[asyncio.Protocol] | str:
-    """What uvicorn's `http=` takes: the bounded httptools protocol, or "h11" without httptools."""
-    if HttpToolsProtocol is None:
-        return "h11"
+class BoundedHead(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing a request head over `limit` bytes."""
 
-    class BoundedHead(_BoundedHead):
-        limit = max_head_bytes
+    limit = 32 * 1024
+    _head_underway = False
+    _head_bytes = 0
 
-    return BoundedHead
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_underway, self._head_bytes = True, 0
 
+    def on_headers_complete(self) -> None:
+        self._head_underway = False
+        super().on_headers_complete()
 
-if HttpToolsProtocol is not None:
-
-    class _BoundedHead(HttpToolsProtocol):
-        limit = 32 * 1024
-        _head_underway = False
-        _head_bytes = 0
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._head_underway, self._head_bytes = True, 0
-
-        def on_headers_complete(self) -> None:
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return  # refused already: nothing more is read
+        super().data_received(data)
+        if not self._head_underway:
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > self.limit:
             self._head_underway = False
-            super().on_headers_complete()
+            self.send_400_response(HEAD_TOO_LARGE)
 
-        def data_received(self, data: bytes) -> None:
-            if self.transport.is_closing():
-                return  # refused already: nothing more is read
-            super().data_received(data)
-            if not self._head_underway:
-                return
-            self._head_bytes += len(data)
-            if self._head_bytes > self.limit:
-                self._head_underway = False
-                self.send_400_response(HEAD_TOO_LARGE)
 
-else:  # pragma: no cover
-    _BoundedHead: Any = None
+def protocol(max_head_bytes: int) -> type[BoundedHead]:
+    """What uvicorn's `http=` takes, for this server's limit."""
+    return type("BoundedHead", (BoundedHead,), {"limit": max_head_bytes})

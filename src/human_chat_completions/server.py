@@ -214,7 +214,6 @@ def make_server(
         timeout_graceful_shutdown=5,
         lifespan="on",
         http=http_protocol.protocol(settings.max_header_bytes),
-        h11_max_incomplete_event_size=settings.max_header_bytes,  # if h11 it is
         limit_concurrency=settings.max_connections,
         timeout_keep_alive=settings.idle_connection_seconds,
     )

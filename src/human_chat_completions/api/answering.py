@@ -33,16 +33,21 @@ async def answer(
     finished answer (or the API's own way to say the reply failed); `error_body` an error in
     the API's shape, sent with the failure's status."""
     switchboard: Switchboard = request.app.state.switchboard
-    # A turn of the loop for what opening the exchange set off: an auto answer's upstream request
-    # leaves now, before this response starts (0.2 ms of the first token from a fast upstream).
-    await asyncio.sleep(0)
     refused = _refused_at_once(exchange, error_body)
     if refused is not None:
         return refused
-    switchboard.attach(exchange)
+    switchboard.attach(exchange)  # before the loop turns: a request seen unattached is a retry's
 
     def release() -> None:
         switchboard.detach(exchange)
+
+    try:
+        # A turn of the loop for what opening the exchange set off: an auto answer's upstream
+        # request leaves now, before this response starts (0.2 ms of a fast upstream's first token).
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        release()
+        raise
 
     if events is not None:
         return responses.ExchangeResponse(
