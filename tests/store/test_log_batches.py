@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from human_chat_completions.core import Switchboard
@@ -18,6 +20,14 @@ def on_disk(path: Path, exchange_id: str) -> tuple[str, str] | None:
         return db.execute("SELECT state, reply FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
     finally:
         db.close()
+
+
+async def soon_on_disk(path: Path, exchange_id: str, within: float = 2.0) -> tuple[str, str] | None:
+    """The row once the writer thread has written it (None if it has not within `within` s)."""
+    deadline = time.monotonic() + within
+    while (row := on_disk(path, exchange_id)) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+    return row
 
 
 def wired(path: Path) -> tuple[Switchboard, ExchangeLog]:
@@ -38,7 +48,7 @@ async def test_a_request_is_written_two_turns_after_it_arrives(tmp_path):
     assert on_disk(path, exchange.id) is None  # the request's own callbacks go first
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert on_disk(path, exchange.id) == ("waiting", "")
+    assert await soon_on_disk(path, exchange.id) == ("waiting", "")  # handed to the writer thread
     exchange_log.close()
 
 
@@ -46,10 +56,13 @@ async def test_changes_go_within_a_few_ms_and_a_finished_exchange_at_once(tmp_pa
     path = tmp_path / "log.sqlite3"
     switchboard, exchange_log = wired(path)
     exchange = ask(switchboard, "hello")
-    await asyncio.sleep(0.001)
+    assert await soon_on_disk(path, exchange.id) == ("waiting", "")
     switchboard.reply(exchange.id, "Hi", author=Author.AUTO)
-    assert on_disk(path, exchange.id) == ("waiting", "")
+    assert on_disk(path, exchange.id) == ("waiting", "")  # not at once: within FLUSH_SECONDS
     await asyncio.sleep(FLUSH_SECONDS * 4)
+    deadline = time.monotonic() + 2
+    while on_disk(path, exchange.id) != ("replying", "Hi") and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
     assert on_disk(path, exchange.id) == ("replying", "Hi")
     switchboard.reply(exchange.id, " there", done=True, author=Author.AUTO)
     assert on_disk(path, exchange.id) == ("done", "Hi there")  # before the client reads its end
@@ -104,6 +117,21 @@ async def test_an_auto_request_is_written_after_its_first_words_not_in_front_of_
     for _ in range(3):
         await asyncio.sleep(0)
     assert on_disk(path, exchange.id) is None  # the upstream's first words may be on their way
-    await asyncio.sleep(FLUSH_SECONDS * 4)
-    assert on_disk(path, exchange.id) == ("waiting", "")
+    assert await soon_on_disk(path, exchange.id) == ("waiting", "")
+    exchange_log.close()
+
+
+async def test_batches_on_a_timer_are_written_off_the_loop_and_in_order_with_the_rest(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    threads: list[tuple[str, str]] = []
+    exchange_log._db.set_trace_callback(
+        lambda sql: threads.append((threading.current_thread().name, sql.split()[0])))
+    exchange = ask(switchboard, "hello")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the request's row is handed to the writer thread...
+    switchboard.reply(exchange.id, "all of it", done=True, author=Author.AUTO)  # ...the end written now
+    assert on_disk(path, exchange.id) == ("done", "all of it")  # after the insert, never before it
+    inserting = [name for name, verb in threads if verb == "INSERT"]
+    assert inserting and all(name.startswith("exchange-log") for name in inserting)
     exchange_log.close()

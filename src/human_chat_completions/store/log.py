@@ -8,7 +8,6 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from human_chat_completions.core.record import (
 )
 from human_chat_completions.core.switchboard import Switchboard
 from human_chat_completions.store.migrations import migrate
+from human_chat_completions.store.writer import BatchWriter, Write
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"
@@ -45,14 +45,6 @@ USER_INPUT_PREVIEW = 1000
 
 def user_input_preview(text: str) -> str:
     return text if len(text) <= USER_INPUT_PREVIEW else text[:USER_INPUT_PREVIEW] + "…"
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    exchange: Exchange | None  # whose row it writes (None: a conversation's)
-    event_type: str  # the last event that touched the row
-    sql: str
-    params: dict[str, Any] | tuple[Any, ...]
 
 
 def columns(record: ExchangeRecord) -> dict[str, Any]:
@@ -83,8 +75,9 @@ class ExchangeLog:
     each row written once with its latest state however many events touched it: a new request's
     row right after the loop has started answering it (in auto mode within FLUSH_SECONDS, so not
     in front of the first words), changes within FLUSH_SECONDS, and a finished exchange's at once,
-    before its client reads the end of it. Reading `db` writes what is
-    pending first. Without a running loop (scripts, synchronous tests), every event is written at
+    before its client reads the end of it. Batches waiting on a timer are written on the writer
+    thread (`writer.py`), off the loop; the rest before the caller goes on. Reading `db` writes
+    what is pending first. Without a running loop (scripts, synchronous tests), every event is written at
     once.
     """
 
@@ -98,6 +91,7 @@ class ExchangeLog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         migrate(self._db)
+        self._writer = BatchWriter(self._db, self._refused, self._skipped)
         self._partial_saved: dict[str, float] = {}
         self._partial_flush: dict[str, asyncio.TimerHandle] = {}
         self.failure: str | None = None
@@ -123,6 +117,7 @@ class ExchangeLog:
             handle.cancel()
         self._partial_flush.clear()
         self.flush()
+        self._writer.close()
         self._db.close()
 
     def on_event(self, event: Event) -> None:
@@ -192,53 +187,54 @@ class ExchangeLog:
             self._flush_later = loop.call_later(FLUSH_SECONDS, self._flush_now)
 
     def _flush_now(self) -> None:
-        self.flush()
+        self._flush(wait=False)
 
     def flush(self) -> None:
-        """Write everything pending, in one transaction."""
+        """Write everything pending, in one transaction, before returning."""
+        self._flush(wait=True)
+
+    def _flush(self, wait: bool) -> None:
+        """Make the pending rows' writes (on this thread: they read the exchanges as they are now)
+        and have them written: now, or on the writer thread."""
         with self._lock:
             self._flush_soon = False
             if self._flush_later is not None:
                 self._flush_later.cancel()
                 self._flush_later = None
-            if not self._pending():
+            writes = self._pending_writes()
+            if writes and not wait:
+                self._writer.hand_over(writes)  # in the lock: batches go in the order they were made
                 return
-            conversations, self._new_conversations = self._new_conversations, {}
-            inserts, self._inserts = self._inserts, {}
-            updates, self._updates = self._updates, {}
-            drafts, self._drafts = self._drafts, {}
-            writes: list[_Write] = []
-            writes += [_Write(None, "", *self._conversation_sql(c)) for c in conversations.values()]
-            writes += [_Write(e, t, *self._insert_sql(e)) for e, t in inserts.values()]
-            writes += [_Write(e, "draft.changed", *self._draft_sql(d)) for e, d in drafts.values()
-                       if e.id not in self._unlogged]
-            writes += [_Write(e, t, *self._update_sql(e)) for e, t in updates.values()
-                       if e.id not in self._unlogged]
-            try:
-                self._db.execute("BEGIN")
-                for write in writes:
-                    self._db.execute(write.sql, write.params)
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self._write_one_by_one(writes)
+        if wait:
+            self._writer.write_now(writes)
 
-    def _write_one_by_one(self, writes: list[_Write]) -> None:
-        """A batch the file refused: each write on its own, so one that cannot be written (a
-        request too big for a full disk) takes none of the others with it."""
-        for write in writes:
-            if write.exchange is not None and write.exchange.id in self._unlogged:
-                self._spill(write.exchange, write.event_type)
-                continue
-            try:
-                self._db.execute(write.sql, write.params)
-            except sqlite3.Error as error:
-                self._failed(error)
-                if write.exchange is not None:
-                    if write.sql.startswith("INSERT INTO exchanges"):
-                        self._unlogged.add(write.exchange.id)
-                    self._spill(write.exchange, write.event_type)
+    def _pending_writes(self) -> list[Write]:
+        conversations, self._new_conversations = self._new_conversations, {}
+        inserts, self._inserts = self._inserts, {}
+        updates, self._updates = self._updates, {}
+        drafts, self._drafts = self._drafts, {}
+        writes: list[Write] = []
+        writes += [Write(None, "", *self._conversation_sql(c)) for c in conversations.values()]
+        writes += [Write(e, t, *self._insert_sql(e)) for e, t in inserts.values()]
+        writes += [Write(e, "draft.changed", *self._draft_sql(d)) for e, d in drafts.values()
+                   if e.id not in self._unlogged]
+        writes += [Write(e, t, *self._update_sql(e)) for e, t in updates.values()
+                   if e.id not in self._unlogged]
+        return writes
+
+    def _skipped(self, write: Write) -> bool:
+        """A write of an exchange whose row never made it: kept in the spill file instead."""
+        if write.exchange is None or write.exchange.id not in self._unlogged:
+            return False
+        self._spill(write.exchange, write.event_type)
+        return True
+
+    def _refused(self, write: Write, error: sqlite3.Error) -> None:
+        self._failed(error)
+        if write.exchange is not None:
+            if write.inserts_exchange:
+                self._unlogged.add(write.exchange.id)
+            self._spill(write.exchange, write.event_type)
 
     def _failed(self, error: sqlite3.Error) -> None:
         self.failure = f"{type(error).__name__}: {error}"
@@ -318,7 +314,7 @@ class ExchangeLog:
             return
         with self._lock:
             self._write_partial_reply(exchange)
-        self.flush()
+        self._flush(wait=False)
 
     def _write_partial_reply(self, exchange: Exchange) -> None:
         self._partial_saved[exchange.id] = time.monotonic()
