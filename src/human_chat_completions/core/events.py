@@ -72,20 +72,26 @@ Listener = Callable[[Event], None]
 
 # How long a subscriber waiting for events sleeps on after one arrives: windows and feeds then
 # never stand between a reply and its client's next bytes, and a burst of events wakes them once.
-# One frame at 60 Hz, which nobody watching a window sees; it is longer than an auto answer from a
-# fast upstream takes to send its first words (2 ms woke the live view in the middle of them).
-SUBSCRIBER_DELAY = 0.016
+SUBSCRIBER_DELAY = 0.002
+# While a reply's first words are on their way (an auto answer's upstream has been asked, or a
+# person's text is written but not yet sent), subscribers wait on, by SUBSCRIBER_DELAY at a time,
+# up to this long after the first event they hold: an upstream answering in 3 ms met the live
+# view in the middle of its first words. Nobody watching a window sees 50 ms.
+SUBSCRIBER_HOLD_LIMIT = 0.05
 
 
 class Subscription(asyncio.Queue["Event"]):
     """A subscriber's queue. An event is in it at once for whoever looks (`empty`, `qsize`,
     `get_nowait`, a `get` that finds it there); a reader already waiting in `get` is woken
-    SUBSCRIBER_DELAY later, with everything that came meanwhile."""
+    SUBSCRIBER_DELAY later (or once `busy()` says no first words are on their way, within
+    SUBSCRIBER_HOLD_LIMIT), with everything that came meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
         self._held: list[Event] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._busy = busy
+        self._held_since = 0.0
 
     def put_nowait(self, item: Event) -> None:
         try:
@@ -96,7 +102,15 @@ class Subscription(asyncio.Queue["Event"]):
             return
         self._held.append(item)
         if self._timer is None:
-            self._timer = loop.call_later(SUBSCRIBER_DELAY, self._release)
+            self._held_since = loop.time()
+            self._timer = loop.call_later(SUBSCRIBER_DELAY, self._due)
+
+    def _due(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._busy() and loop.time() - self._held_since < SUBSCRIBER_HOLD_LIMIT:
+            self._timer = loop.call_later(SUBSCRIBER_DELAY, self._due)
+            return
+        self._release()
 
     def _release(self) -> None:
         if self._timer is not None:
@@ -132,6 +146,8 @@ class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._queues: set[Subscription] = set()
+        # Set by the switchboard: True while some reply's first words are on their way.
+        self.first_words_pending: Callable[[], bool] = lambda: False
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -149,7 +165,7 @@ class EventBus:
     @contextlib.contextmanager
     def subscription(self) -> Iterator[asyncio.Queue[Event]]:
         """A queue that receives every event published while the block runs."""
-        queue = Subscription()
+        queue = Subscription(lambda: self.first_words_pending())
         self._queues.add(queue)
         try:
             yield queue

@@ -23,6 +23,7 @@ from human_chat_completions.core.exchange import (
     ExchangeState,
     Mode,
 )
+from human_chat_completions.core.first_words import FirstWords
 from human_chat_completions.core.injected import InjectedErrors
 from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import StreamError
@@ -65,6 +66,8 @@ class Switchboard:
         self.retry_window = retry_window
         self._by_fingerprint: dict[str, Exchange] = {}
         self._injected = InjectedErrors(retry_window)
+        self.first_words = FirstWords(self.exchanges)
+        self.events.first_words_pending = self.first_words.pending
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -114,6 +117,8 @@ class Switchboard:
         self.conversations.remember_request(conversation, exchange.id, messages, digests)
         if is_new:
             self.events.publish(ConversationChanged(conversation))
+        if exchange.mode is Mode.AUTO:
+            self.first_words.expect(exchange)  # its upstream is asked as it opens
         self.events.publish(ExchangeOpened(exchange))
         self._fail_at_once(conversation, exchange, is_retry)
         return exchange
@@ -272,6 +277,7 @@ class Switchboard:
         return exchange
 
     def _replying(self, exchange: Exchange) -> None:
+        self.first_words.expect(exchange)
         if exchange.state is ExchangeState.WAITING:
             exchange.state = ExchangeState.REPLYING
             self.events.publish(ExchangeChanged(exchange))
