@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -57,9 +56,11 @@ class HistoryDigests:
 
 
 def _said(message: dict[str, Any]) -> bytes:
-    said = [message.get("role"), message.get("name"), message_text(message).strip(),
-            normalized_calls(message.get("tool_calls")), message.get("tool_call_id")]
-    return json.dumps(said, ensure_ascii=False, sort_keys=True, default=str).encode() + b"\n"
+    """What a message says, spelled unambiguously (repr quotes and escapes its strings) for the
+    digest only: it is never stored. repr took a third of the time json.dumps took per message."""
+    said = (message.get("role"), message.get("name"), message_text(message).strip(),
+            normalized_calls(message.get("tool_calls")), message.get("tool_call_id"))
+    return repr(said).encode("utf-8", "surrogatepass") + b"\n"
 
 
 IdentityKey = tuple[str | None, str | None]
