@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from human_chat_completions.api import failures, responses
 from human_chat_completions.config import Settings
-from human_chat_completions.core import Exchange, Switchboard
+from human_chat_completions.core import Exchange, Mode, Switchboard
 from human_chat_completions.core.stream import StreamError
 
 Body = dict[str, Any]
@@ -41,13 +41,16 @@ async def answer(
     def release() -> None:
         switchboard.detach(exchange)
 
-    try:
-        # A turn of the loop for what opening the exchange set off: an auto answer's upstream
-        # request leaves now, before this response starts (0.2 ms of a fast upstream's first token).
-        await asyncio.sleep(0)
-    except asyncio.CancelledError:
-        release()
-        raise
+    if exchange.mode is Mode.AUTO:
+        try:
+            # A turn of the loop for the upstream request the opening set off: it leaves now, before
+            # this response starts (0.2 ms of a fast upstream's first token). Only then: a request
+            # for a person would meet its own log write in that turn, its body still held here
+            # (20 MB requests left the process 100 MB bigger).
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            release()
+            raise
 
     if events is not None:
         return responses.ExchangeResponse(
