@@ -190,6 +190,10 @@ class Upstream:
         self._retired.clear()
         for entry in entries:
             await entry.aclose()
+        if entries:
+            # aiohttp closes the pooled connections' transports on the loop's next turn: a loop
+            # stopping right after would leave their sockets to the garbage collector.
+            await asyncio.sleep(0)
 
     def forget(self, profile_name: str) -> None:
         """Look the key up again on next use (e.g. after the operator set a new one)."""
