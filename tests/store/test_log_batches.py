@@ -48,7 +48,7 @@ async def test_a_request_is_written_two_turns_after_it_arrives(tmp_path):
     assert on_disk(path, exchange.id) is None  # the request's own callbacks go first
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert await soon_on_disk(path, exchange.id) == ("waiting", "")  # handed to the writer thread
+    assert on_disk(path, exchange.id) == ("waiting", "")
     exchange_log.close()
 
 
@@ -127,9 +127,9 @@ async def test_batches_on_a_timer_are_written_off_the_loop_and_in_order_with_the
     threads: list[tuple[str, str]] = []
     exchange_log._db.set_trace_callback(
         lambda sql: threads.append((threading.current_thread().name, sql.split()[0])))
+    switchboard.set_default_mode(Mode.AUTO)  # its row waits on a timer
     exchange = ask(switchboard, "hello")
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)  # the request's row is handed to the writer thread...
+    await asyncio.sleep(FLUSH_SECONDS * 1.5)  # the request's row is handed to the writer thread...
     switchboard.reply(exchange.id, "all of it", done=True, author=Author.AUTO)  # ...the end written now
     assert on_disk(path, exchange.id) == ("done", "all of it")  # after the insert, never before it
     inserting = [name for name, verb in threads if verb == "INSERT"]

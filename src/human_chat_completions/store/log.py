@@ -176,11 +176,11 @@ class ExchangeLog:
         return bool(self._new_conversations or self._inserts or self._updates or self._drafts)
 
     def _soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Write at the loop's turn after next: the callbacks the request set off run first (the
-        copilot's upstream request among them), the windows' and API readers' turn comes after."""
+        """Write at the loop's turn after next, before that turn ends: the callbacks the request set
+        off run first, and once the operator can see a request it is in the file."""
         if not self._flush_soon:
             self._flush_soon = True
-            loop.call_soon(loop.call_soon, self._flush_now)
+            loop.call_soon(loop.call_soon, self.flush)
 
     def _later(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._flush_later is None and not self._flush_soon:
