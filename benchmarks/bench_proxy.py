@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -196,7 +197,8 @@ Results = dict[str, dict[str, list[float]]]
 
 
 def run(targets: dict[str, str], requests: int, turns: tuple[int, ...] = (1,)) -> Results:
-    """`requests` calls per target and history length, interleaved so noise hits all alike."""
+    """`requests` calls per target and history length, interleaved in a shuffled order so noise
+    hits all alike."""
     clients = {name: openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
                for name, url in targets.items()}
     keys = [(name, n) for name in targets for n in turns]
@@ -204,7 +206,11 @@ def run(targets: dict[str, str], requests: int, turns: tuple[int, ...] = (1,)) -
     for index in range(10):  # warm up every path
         for name, n in keys:
             one_call(clients[name], index, n)
+    order = random.Random(15)
     for index in range(requests):
+        # A fresh order each round: a call right after another process's waits on that process's
+        # wake-up, so a fixed order gave some targets (and history lengths) the warm seat always.
+        order.shuffle(keys)
         for name, n in keys:
             ttft, total = one_call(clients[name], index, n)
             results[label(name, n, turns)]["ttft"].append(ttft)

@@ -128,11 +128,12 @@ async def test_instruction_override_and_none(fake: FakeUpstream, profile: Profil
     assert fake.requests[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
 
 
-def test_build_messages_does_not_touch_the_client_request() -> None:
+async def test_the_client_request_is_left_as_it_was(fake: FakeUpstream, profile: Profile,
+                                                   upstream: Upstream) -> None:
     original = [dict(m) for m in CLIENT_MESSAGES]
-    built = build_messages(original, "I", "x")
-    built[1]["content"] = "changed"
+    await collect(upstream.stream_reply(profile, original, instruction="I", extra_instruction="x"))
     assert original == CLIENT_MESSAGES
+    assert fake.requests[-1].body["messages"][1:] == CLIENT_MESSAGES
     assert build_messages(original, None, None) == CLIENT_MESSAGES
     assert build_messages(original, "", "  ") == CLIENT_MESSAGES
 

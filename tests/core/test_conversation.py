@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from human_chat_completions.core.conversation import ConversationIndex, history_key
+from human_chat_completions.core.conversation import ConversationIndex, HistoryDigests, history_key
 from human_chat_completions.core.exchange import Mode
 
 
@@ -22,6 +22,24 @@ def test_history_continues_a_thread_after_its_reply():
     index.remember_reply(first, [user("hi")], "Hello!")
     second, regenerates, new = index.resolve(None, [user("hi"), assistant("Hello!"), user("more")])
     assert second is first and not new and regenerates is None
+
+
+def test_a_reply_continues_the_digest_its_request_began():
+    """The request's digest goes on into its reply's: the same key as digesting it all again,
+    whatever the reply holds, and the thread continues from a later request either way."""
+    index = ConversationIndex()
+    history = [{"role": "system", "content": "Be kind."}, user("hi"), assistant("Hello!"),
+               {"role": "user", "name": "P1", "content": [{"type": "text", "text": "more"}]}]
+    conversation, _, _ = index.resolve(None, history)
+    index.remember_request(conversation, "ex1", history, HistoryDigests(history))
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
+    index.remember_reply(conversation, history, "Sure.", calls, exchange_id="ex1")
+    said = {"role": "assistant", "content": "Sure.", "tool_calls": calls}
+    assert HistoryDigests(history).with_reply(said) == history_key([*history, said])
+    respaced = {**calls[0], "function": {"name": "f", "arguments": '{ "a":1 }'}}
+    later = [*history, {"role": "assistant", "content": "Sure.", "tool_calls": [respaced]},
+             {"role": "tool", "tool_call_id": "call_1", "content": "42"}]
+    assert index.resolve(None, later)[0] is conversation
 
 
 def test_a_repeated_request_regenerates_but_an_anonymous_opening_is_a_new_thread():

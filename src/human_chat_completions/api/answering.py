@@ -64,7 +64,7 @@ async def answer(
         return Response(status_code=499)  # the client left; the exchange is already abandoned
     if reply.error is not None:
         return _failure(reply.error, error_body)
-    switchboard.note_first_byte(exchange)
+    responses.note_first_words(switchboard, exchange)
     return JSONResponse(final())
 
 
@@ -95,5 +95,5 @@ async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callabl
         except TimeoutError:
             yield b" "
     failures.raise_if_cut_late(exchange.reply.error)
-    switchboard.note_first_byte(exchange)
+    responses.note_first_words(switchboard, exchange)
     yield json.dumps(final(), ensure_ascii=False).encode()

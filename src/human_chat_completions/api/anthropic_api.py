@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from human_chat_completions.api import answering, failures, requests, wire
+from human_chat_completions.api import answering, failures, requests, responses, wire
 from human_chat_completions.api import anthropic_wire as aw
 from human_chat_completions.api.errors import NO_RETRY, APIError
 from human_chat_completions.api.json_body import load_json_object
@@ -110,8 +110,8 @@ async def sse_body(
             yield sse("ping")
             continue
         events = blocks.piece(piece)
-        if events and exchange.first_byte_at is None:
-            switchboard.note_first_byte(exchange)
+        if events:
+            responses.note_first_words(switchboard, exchange)
         for event in events:
             yield event
     reply = exchange.reply

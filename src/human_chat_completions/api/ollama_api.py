@@ -133,7 +133,7 @@ async def ndjson_body(
     piece = await first
     while piece is not _ENDED:
         if isinstance(piece, str) and piece:
-            switchboard.note_first_byte(exchange)
+            responses.note_first_words(switchboard, exchange)
             yield line(message_chunk(model, piece))
         piece = await anext(rest, _ENDED)
     reply = exchange.reply
@@ -142,7 +142,7 @@ async def ndjson_body(
         yield line({"error": reply.error.message})
         return
     if reply.tool_calls:
-        switchboard.note_first_byte(exchange)
+        responses.note_first_words(switchboard, exchange)
         yield line(message_chunk(model, "", tool_calls=ollama_tool_calls(reply.tool_calls)))
     yield line(final_object(exchange, model))
 
@@ -244,7 +244,7 @@ async def _non_stream(
         return Response(status_code=499)  # the client left; nobody reads this
     if reply.error is not None:
         return failure_response(reply.error)
-    switchboard.note_first_byte(exchange)
+    responses.note_first_words(switchboard, exchange)
     return JSONResponse(complete_object(exchange, model))
 
 

@@ -292,8 +292,7 @@ async def sse_body(
             continue
         if isinstance(piece, dict):
             continue  # tool calls are announced whole once the reply is done (below)
-        if exchange.first_byte_at is None:
-            switchboard.note_first_byte(exchange)
+        responses.note_first_words(switchboard, exchange)
         yield event("response.output_text.delta", **item, content_index=0, delta=piece, logprobs=[])
     if exchange.reply.error is not None:
         failures.raise_if_dropped(exchange.reply.error)

@@ -74,7 +74,7 @@ NO_KEY = "no-key"
 
 def build_messages(
     messages: Iterable[Mapping[str, Any]], instruction: str | None = None, extra_instruction: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[Mapping[str, Any]]:
     """The conversation sent upstream: one system message with the copilot instruction (and the operator's
     regenerate hint) first, then the client's messages unchanged, its own system prompt included.
 
@@ -85,8 +85,9 @@ def build_messages(
     if extra_instruction and extra_instruction.strip():
         parts.append(f"For this reply, the operator asks: {extra_instruction.strip()}")
     system = "\n\n".join(p for p in parts if p)
-    copied = [dict(m) for m in messages]
-    return ([{"role": "system", "content": system}] if system else []) + copied
+    # Not copied: the body is encoded as soon as it is built, and nothing writes to it.
+    first: list[Mapping[str, Any]] = [{"role": "system", "content": system}] if system else []
+    return [*first, *messages]
 
 
 def forwarded_params(params: Mapping[str, Any] | None) -> dict[str, Any]:

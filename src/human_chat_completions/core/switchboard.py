@@ -318,7 +318,9 @@ class Switchboard:
                 exchange.edit_distance = edit_distance(chosen.text, exchange.reply.text)
             conversation = self.conversations.conversations[exchange.conversation_id]
             self.conversations.remember_reply(conversation, exchange.messages, exchange.reply.text,
-                                              exchange.reply.tool_calls)
+                                              exchange.reply.tool_calls, exchange.id)
+        else:
+            self.conversations.forget_request(exchange.id)
         self.events.publish(ExchangeClosed(exchange))
         self.requests.admit(exchange)  # after the listeners: they may still read it at once
 
