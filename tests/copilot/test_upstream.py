@@ -465,3 +465,23 @@ def test_the_environment_proxy_is_looked_up_once_per_profile_and_no_proxy_respec
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     assert proxy_for("http://localhost:11434/v1") is None
     assert proxy_for("http://lab-server:8000/v1") == "http://proxy.example:3128"
+
+
+def test_sse_chunks_read_what_json_reads_as_json_does() -> None:
+    """Events are decoded by orjson, and what it refuses (a lone surrogate, NaN) by json."""
+    from human_chat_completions.copilot.sse import UpstreamResponse, sse_chunks
+
+    body = (b'data: {"choices":[{"delta":{"content":"caf\\u00e9 \\ud83d\\ude00"}}],"created":1}\n\n'
+            b'data: {"choices":[{"delta":{"content":"half \\ud800"}}],"x":NaN}\n\n'
+            b"data: [DONE]\n\n")
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield body
+
+    async def read() -> list[dict]:
+        return [chunk async for chunks in sse_chunks(UpstreamResponse(pieces(), lambda: None))
+                for chunk in chunks]
+
+    first, second = asyncio.run(read())
+    assert first == json.loads(body.split(b"\n\n")[0][6:])
+    assert second["choices"][0]["delta"]["content"] == "half \ud800" and second["x"] != second["x"]

@@ -169,7 +169,7 @@ async def sse_chunks(response: UpstreamResponse) -> AsyncGenerator[list[dict[str
             if data == b"[DONE]":
                 finished = True
                 break
-            chunk = json.loads(data)
+            chunk = _json(data)
             if event == b"error" or (isinstance(chunk, dict) and chunk.get("error")):
                 if chunks:
                     yield chunks
@@ -214,6 +214,15 @@ def _event(block: bytes) -> tuple[bytes, bytes] | None:
         elif line.startswith(b"event:"):
             name = line[6:].strip()
     return (name, b"\n".join(data)) if data else None
+
+
+def _json(data: bytes) -> Any:
+    """An event's JSON, by orjson (a fifth of a chunk's CPU went to json's decoder); what orjson
+    refuses and json reads (a lone surrogate, NaN) is read by json, as before."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _event_message(chunk: Any) -> str:
