@@ -37,6 +37,10 @@ class ExchangeResponse(StreamingResponse):
             self._release()
 
 
+# Not on Windows, which has no such call.
+_GIVE_WAY: Callable[[], None] | None = getattr(os, "sched_yield", None)
+
+
 def note_first_words(switchboard: Switchboard, exchange: Exchange) -> None:
     """Record that the reply's first words are being written (call just before the write), and
     give this CPU away once this turn of the loop has written them.
@@ -49,9 +53,6 @@ def note_first_words(switchboard: Switchboard, exchange: Exchange) -> None:
         switchboard.note_first_byte(exchange)
         if _GIVE_WAY is not None:
             asyncio.get_running_loop().call_soon(_GIVE_WAY)
-
-
-_GIVE_WAY: Callable[[], None] | None = getattr(os, "sched_yield", None)
 
 
 def completion_id(exchange: Exchange) -> str:

@@ -229,8 +229,8 @@ class Upstream:
             timeout = openai.Timeout(profile.timeout_seconds, connect=min(10.0, profile.timeout_seconds))
             client = openai.AsyncOpenAI(
                 api_key=key or NO_KEY, base_url=profile.base_url, max_retries=0, timeout=timeout)
-            entry = _Entry(client, signature, key, problem, now, upstream_session(profile.base_url, profile.timeout_seconds),
-                           request_headers(client))
+            session = upstream_session(profile.base_url, profile.timeout_seconds)
+            entry = _Entry(client, signature, key, problem, now, session, request_headers(client))
             self._entries[profile.name] = entry
             return entry
 
