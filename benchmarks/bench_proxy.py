@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -149,23 +148,45 @@ def start_litellm(upstream: str) -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{port}/v1"
 
 
+LIVE_VIEW = """
+import signal, sys
+import httpx
+count = 0
+def done(*_):
+    print(count, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+try:
+    with httpx.stream("GET", sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]},
+                      timeout=None) as response:
+        print("ready", flush=True)
+        for line in response.iter_lines():
+            count += line.startswith("event:")
+except httpx.HTTPError:
+    pass  # the server stopped at the end of the run
+done()
+"""
+
+
 class LiveView:
-    """The operator's live view: a subscriber reading hcc's event feed while it is measured."""
+    """The operator's live view: a subscriber reading hcc's event feed while it is measured, in a
+    process of its own as the window is (a thread here would hold the timed client's GIL)."""
 
     def __init__(self, hcc: str) -> None:
-        self.url = hcc.removesuffix("/v1") + "/operator/api/events"
-        self.events = 0
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
+        url = hcc.removesuffix("/v1") + "/operator/api/events"
+        self.process = subprocess.Popen([sys.executable, "-c", LIVE_VIEW, url, OPERATOR_TOKEN],
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the live view could not subscribe")
 
-    def _read(self) -> None:
-        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-        try:
-            with httpx.stream("GET", self.url, headers=headers, timeout=None) as response:
-                for line in response.iter_lines():
-                    self.events += line.startswith("event:")
-        except httpx.HTTPError:
-            pass  # the server stopped at the end of the run
+    @property
+    def events(self) -> int:
+        """Stops the live view and gives the number of events it read."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        out, _ = self.process.communicate(timeout=30)
+        return int(out.split()[0])
 
 
 def history(turns: int, index: int) -> list[dict[str, str]]:
