@@ -6,6 +6,7 @@ import httpx
 import openai
 import pytest
 
+from human_chat_completions.api.chat import CHAT_PATHS
 from human_chat_completions.config import Settings
 from tests.support import RunningServer
 
@@ -61,6 +62,17 @@ def test_bad_chat_requests_get_a_400_in_openai_shape(app_client, body, param):
                                headers={"content-type": "application/json"})
     assert_openai_error(response, 400, param)
     assert app_client.get("/health").json()["waiting"] == 0
+
+
+@pytest.mark.parametrize("path", CHAT_PATHS)
+def test_every_chat_path_answers_in_openai_shape_and_other_methods_meet_the_router(app_client, path):
+    """Chat POSTs take a lane past the router: the app's error handlers still shape what they
+    refuse, and the lane takes nothing else."""
+    assert_openai_error(app_client.post(path, content=b"{not json"), 400)
+    too_big = app_client.post(path, content=b" " * (Settings().max_body_bytes + 1))
+    assert_openai_error(too_big, 413)
+    assert_openai_error(app_client.get(path), 405)
+    assert app_client.options(path).status_code == 405
 
 
 def test_bad_input_opens_no_exchange_and_the_server_still_answers(app_client, operator_headers):

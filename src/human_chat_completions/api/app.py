@@ -50,6 +50,8 @@ def create_app(
     app.state.paced_sends = set()  # operator API replies on their way at a pace
     install_error_handlers(app)
     failures.quiet_drops()
+    # Middleware added later wraps what came before: the gate decides before the lane.
+    app.add_middleware(chat.ChatLane, exception_handlers=app.exception_handlers)
     app.add_middleware(ClientOriginGate,
                        allowed_origins=lambda: settings.current.allowed_client_origins)
     app.include_router(chat.router)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.routing import request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from human_chat_completions.api import answering, requests, responses, wire
 from human_chat_completions.core import Switchboard
@@ -39,6 +42,29 @@ async def create_chat_completion(request: Request) -> Response:
 
 for _path in CHAT_PATHS:
     router.add_api_route(_path, create_chat_completion, methods=["POST"], include_in_schema=_path == CHAT_PATHS[0])
+
+
+class ChatLane:
+    """ASGI middleware: a POST to a chat path goes straight to its endpoint, past the router and
+    FastAPI's per-route machinery (0.1-0.3 ms of every first token on a 2-core machine), with the
+    app's exception handlers around it as the router's routes have them. Install it inside the
+    origin gate: the gate still decides first."""
+
+    def __init__(self, app: ASGIApp, exception_handlers: Mapping[Any, Callable]) -> None:
+        self.app = app
+        self.chat = request_response(create_chat_completion)
+        # What Starlette's ExceptionMiddleware hands its routes (their wrapper applies them), split
+        # as FastAPI splits them: 500 and Exception belong to the outermost error middleware.
+        handlers = {key: value for key, value in exception_handlers.items() if key not in (500, Exception)}
+        self.handlers = ({key: value for key, value in handlers.items() if not isinstance(key, int)},
+                         {key: value for key, value in handlers.items() if isinstance(key, int)})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in CHAT_PATHS:
+            scope["starlette.exception_handlers"] = self.handlers
+            await self.chat(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 @router.get("/v1/models")
