@@ -40,3 +40,15 @@ def test_operator_api_answers_429_after_ten_wrong_tokens(server):
         assert blocked.status_code == 429  # even the right token waits: guessing must not go on
         error = blocked.json()["error"]
         assert error["code"] == "too_many_wrong_tokens" and "try again in" in error["message"]
+
+
+def test_a_forwarded_for_header_does_not_make_a_guesser_someone_else(server):
+    """Nothing sits in front of this server: a local process that names another address in
+    X-Forwarded-For for each guess is still 127.0.0.1 to the guard."""
+    with httpx.Client(base_url=server.base + "/operator/api") as http:
+        statuses = [http.get("/exchanges", headers={"Authorization": f"Bearer guess-{n}",
+                                                     "X-Forwarded-For": f"192.0.2.{n}",
+                                                     "X-Forwarded-Proto": "https"}).status_code
+                    for n in range(12)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
