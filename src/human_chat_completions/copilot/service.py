@@ -47,6 +47,11 @@ from human_chat_completions.settings_store import SettingsStore
 
 log = logging.getLogger(__name__)
 FIRST_WORDS_TURNS = 6  # turns of the loop an auto answer waits for its first words to go out
+# How long the rest of an auto answer waits once its first words are out: a client on the same
+# machine (the participant's chat app beside the operator's window) then has a CPU to show them.
+# Relaying a fast upstream's burst meanwhile held the official client's first token 0.1-0.35 ms
+# on 2 cores; an LLM's next token comes later than this anyway.
+FIRST_WORDS_PAUSE_SECONDS = 0.0005
 
 
 class Copilot:
@@ -303,9 +308,11 @@ class Copilot:
     @staticmethod
     async def _first_words_out(exchange: Exchange) -> None:
         """Let the client's response send the first words before the rest of what arrived is
-        read: it wakes a few turns of the loop later (its wait, then the task awaiting it)."""
+        read (it wakes a few turns of the loop later: its wait, then the task awaiting it), and
+        its client read them (FIRST_WORDS_PAUSE_SECONDS)."""
         for _ in range(FIRST_WORDS_TURNS if exchange.stream else 0):
             if exchange.first_byte_at is not None:
+                await asyncio.sleep(FIRST_WORDS_PAUSE_SECONDS)
                 return
             await asyncio.sleep(0)
 
