@@ -74,7 +74,7 @@ def test_abandoned_big_requests_leave_memory_bounded_and_the_log_complete(tmp_pa
         time.sleep(10)  # the number: memory is measured 10 s after the last request
         grown = (process.memory_info().rss - rss_start) / MB
         print(f"server RSS: {rss_start / MB:.0f} MB at start, grew {grown:+.0f} MB")
-        assert grown < 150
+        assert grown < 100  # 20-40 MB: the few bodies the request cache keeps (32 MB at most)
     finally:
         client.close()
         server.stop()
