@@ -12,6 +12,7 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def test_the_rest_waits_once_the_first_words_are_out_and_only_then(monkeypatch):
+    monkeypatch.setattr(service, "FIRST_WORDS_PAUSE_SECONDS", 0.0005)  # what Linux and macOS wait
     slept: list[float] = []
     real_sleep = asyncio.sleep
 
@@ -46,6 +47,13 @@ def test_the_rest_waits_once_the_first_words_are_out_and_only_then(monkeypatch):
         whole = switchboard.open({"messages": [{"role": "user", "content": "all at once"}]},
                                  stream=False)
         await service.Copilot._first_words_out(whole)  # its client reads the answer at the end
+        assert slept == []
+
+        slept.clear()
+        monkeypatch.setattr(service, "FIRST_WORDS_PAUSE_SECONDS", 0.0)  # Windows: no pause at all
+        at_once = switchboard.open({"messages": [{"role": "user", "content": "on Windows"}]}, stream=True)
+        switchboard.note_first_byte(at_once)
+        await service.Copilot._first_words_out(at_once)
         assert slept == []
 
     asyncio.run(scenario())

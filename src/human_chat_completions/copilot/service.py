@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 
 from human_chat_completions.config import Settings
@@ -50,8 +51,9 @@ FIRST_WORDS_TURNS = 6  # turns of the loop an auto answer waits for its first wo
 # How long the rest of an auto answer waits once its first words are out: a client on the same
 # machine (the participant's chat app beside the operator's window) then has a CPU to show them.
 # Relaying a fast upstream's burst meanwhile held the official client's first token 0.1-0.35 ms
-# on 2 cores; an LLM's next token comes later than this anyway.
-FIRST_WORDS_PAUSE_SECONDS = 0.0005
+# on 2 cores; an LLM's next token comes later than this anyway. Not on Windows, whose loop waits
+# out a whole timer tick (15.6 ms) for it.
+FIRST_WORDS_PAUSE_SECONDS = 0.0 if sys.platform == "win32" else 0.0005
 
 
 class Copilot:
@@ -312,7 +314,8 @@ class Copilot:
         its client read them (FIRST_WORDS_PAUSE_SECONDS)."""
         for _ in range(FIRST_WORDS_TURNS if exchange.stream else 0):
             if exchange.first_byte_at is not None:
-                await asyncio.sleep(FIRST_WORDS_PAUSE_SECONDS)
+                if FIRST_WORDS_PAUSE_SECONDS:
+                    await asyncio.sleep(FIRST_WORDS_PAUSE_SECONDS)
                 return
             await asyncio.sleep(0)
 
