@@ -7,6 +7,7 @@ import threading
 import httpx
 import openai
 
+from human_chat_completions.api.chat import CHAT_PATHS
 from human_chat_completions.config import Settings
 from tests.api.conftest import in_process
 from tests.support import Operator, RunningServer
@@ -15,7 +16,7 @@ CHAT = {"model": "m", "messages": [{"role": "user", "content": "planted"}]}
 
 
 def test_a_foreign_page_cannot_queue_work(app_client, operator_headers):
-    for path in ("/v1/chat/completions", "/chat/completions", "/v1/responses"):
+    for path in (*CHAT_PATHS, "/v1/responses"):
         response = app_client.post(path, json=CHAT,
                               headers={"Origin": "https://evil.example", "Content-Type": "text/plain"})
         assert response.status_code == 403, path

@@ -155,10 +155,10 @@ def test_client_keys_when_enabled(tmp_path):
     with RunningServer(tmp_path / "data", settings) as running:
         with httpx.Client(base_url=running.base) as http:
             body = {"model": "m", "messages": MESSAGES}
-            assert_openai_error(http.post("/v1/chat/completions", json=body), 401)
-            wrong = http.post("/v1/chat/completions", json=body,
-                              headers={"Authorization": "Bearer sk-nope"})
-            assert assert_openai_error(wrong, 401)["code"] == "invalid_api_key"
+            for path in CHAT_PATHS:  # each one the chat lane serves
+                assert_openai_error(http.post(path, json=body), 401)
+                wrong = http.post(path, json=body, headers={"Authorization": "Bearer sk-nope"})
+                assert assert_openai_error(wrong, 401)["code"] == "invalid_api_key"
         api = openai.OpenAI(base_url=running.base + "/v1", api_key="sk-wrong", max_retries=3)
         with pytest.raises(openai.AuthenticationError):
             api.chat.completions.create(model="m", messages=MESSAGES)

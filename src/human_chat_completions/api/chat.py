@@ -40,6 +40,7 @@ async def create_chat_completion(request: Request) -> Response:
         final=lambda: responses.completion_body(exchange, model), error_body=responses.stream_error)
 
 
+# Kept though `ChatLane` answers their POSTs: other methods get their 405 from the router.
 for _path in CHAT_PATHS:
     router.add_api_route(_path, create_chat_completion, methods=["POST"], include_in_schema=_path == CHAT_PATHS[0])
 
