@@ -10,6 +10,7 @@ from pathlib import Path
 
 from human_chat_completions.core import Switchboard
 from human_chat_completions.core.exchange import Author, Mode
+from human_chat_completions.store import writer
 from human_chat_completions.store.log import FLUSH_SECONDS, ExchangeLog
 
 
@@ -134,4 +135,67 @@ async def test_batches_on_a_timer_are_written_off_the_loop_and_in_order_with_the
     assert on_disk(path, exchange.id) == ("done", "all of it")  # after the insert, never before it
     inserting = [name for name, verb in threads if verb == "INSERT"]
     assert inserting and all(name.startswith("exchange-log") for name in inserting)
+    exchange_log.close()
+
+
+async def finish_many(switchboard: Switchboard, count: int, reply: str) -> None:
+    for index in range(count):
+        exchange = ask(switchboard, f"question {index}")
+        switchboard.reply(exchange.id, reply, done=True, author=Author.AUTO)  # written on the loop, now
+
+
+async def test_a_finished_exchange_is_committed_without_a_checkpoint_on_the_loop(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "CHECKPOINT_SECONDS", 3600.0)  # the writer thread's never comes
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    await finish_many(switchboard, 300, "x" * 20_000)  # 6 MB: SQLite's own would have run at 4
+    assert Path(f"{path}-wal").stat().st_size > 6_000_000
+    assert path.stat().st_size < 1_000_000  # nothing was moved into the file on the way
+    exchange_log.close()
+    assert path.stat().st_size > 6_000_000  # all of it, at close
+
+
+async def test_the_writer_thread_checkpoints_as_rows_come_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "CHECKPOINT_SECONDS", 0.0)
+    checkpointing: list[str] = []
+    checkpoint = writer.BatchWriter._checkpoint
+
+    def traced(self: writer.BatchWriter) -> None:
+        checkpointing.append(threading.current_thread().name)
+        checkpoint(self)
+
+    monkeypatch.setattr(writer.BatchWriter, "_checkpoint", traced)
+    path = tmp_path / "log.sqlite3"
+    switchboard, exchange_log = wired(path)
+    await finish_many(switchboard, 300, "x" * 20_000)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 6_000_000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert path.stat().st_size > 6_000_000  # the rows are in the file itself, the log open
+    assert checkpointing and all(name.startswith("exchange-log") for name in checkpointing)
+    exchange_log.close()
+
+
+async def test_a_wal_that_could_not_start_over_is_cut_back(tmp_path, monkeypatch):
+    """A WAL starts over only after a checkpoint that no commit or reader got in the way of; a
+    long one is checkpointed with writes held back and cut to nothing (a passive checkpoint
+    never shrinks the file)."""
+    monkeypatch.setattr(writer, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(writer, "WAL_LIMIT_PAGES", 1_000)
+    path = tmp_path / "log.sqlite3"
+    wal = Path(f"{path}-wal")
+    switchboard, exchange_log = wired(path)
+    await finish_many(switchboard, 1, "first")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM exchanges").fetchone()  # its snapshot pins the WAL
+    await finish_many(switchboard, 300, "x" * 20_000)  # 6 MB
+    assert wal.stat().st_size > 6_000_000
+    reader.close()
+    await finish_many(switchboard, 1, "last")  # a write, and after it a checkpoint
+    deadline = time.monotonic() + 10
+    while wal.stat().st_size > 1_000_000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert wal.stat().st_size < 1_000_000  # cut, then the last rows: a passive one stays at 6 MB
+    assert exchange_log.db.execute("SELECT count(*) FROM exchanges").fetchone()[0] == 302
     exchange_log.close()

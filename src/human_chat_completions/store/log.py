@@ -91,7 +91,7 @@ class ExchangeLog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         migrate(self._db)
-        self._writer = BatchWriter(self._db, self._refused, self._skipped)
+        self._writer = BatchWriter(self._db, path, self._refused, self._skipped)
         self._partial_saved: dict[str, float] = {}
         self._partial_flush: dict[str, asyncio.TimerHandle] = {}
         self.failure: str | None = None
