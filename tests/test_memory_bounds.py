@@ -50,7 +50,8 @@ def abandoned(path: Path) -> int:
 def logged_requests(path: Path) -> list[str]:
     db = sqlite3.connect(path)
     try:
-        rows = db.execute("SELECT request_json FROM exchanges ORDER BY received_at, rowid")
+        rows = db.execute("SELECT r.request_json FROM exchanges e JOIN requests r ON r.exchange_id = e.id "
+                          "ORDER BY e.received_at, e.rowid")
         return [json.loads(row[0])["messages"][0]["content"] for row in rows]
     finally:
         db.close()
@@ -83,8 +84,8 @@ def test_abandoned_big_requests_leave_memory_bounded_and_the_log_complete(tmp_pa
 
 
 def test_a_request_is_stored_once_and_read_whole(server, operator):
-    """`request_json` holds the request; `user_input` is only a preview of its last user message,
-    yet every reader (records, exports, the Logs page) still gets the whole message."""
+    """`requests.request_json` holds the request; `user_input` is only a preview of its last user
+    message, yet every reader (records, exports, the Logs page) still gets the whole message."""
     text = "A long message. " * 65_536  # 1 MB
     client = openai.OpenAI(base_url=server.base + "/v1", api_key="sk-participant", max_retries=0)
     asking = threading.Thread(target=client.chat.completions.create, kwargs={
@@ -98,7 +99,8 @@ def test_a_request_is_stored_once_and_read_whole(server, operator):
     db.row_factory = sqlite3.Row
     try:
         row = dict(db.execute("SELECT * FROM exchanges").fetchone())
-        stored = sum(len(value) for value in row.values() if isinstance(value, str))
+        request = dict(db.execute("SELECT * FROM requests").fetchone())
+        stored = sum(len(value) for value in [*row.values(), *request.values()] if isinstance(value, str))
         assert stored < 1.01 * len(text)  # once, not twice
         assert row["user_input"] == text[:USER_INPUT_PREVIEW] + "…"
         assert queries.get_record(db, exchange["id"]).user_input == text

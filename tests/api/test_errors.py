@@ -124,7 +124,7 @@ def test_everything_the_schema_allows_is_accepted_and_kept(server, operator):
     import json
     import sqlite3
     db = sqlite3.connect(server.data_dir / "exchanges.sqlite3")
-    [(stored,)] = db.execute("SELECT request_json FROM exchanges").fetchall()
+    [(stored,)] = db.execute("SELECT request_json FROM requests").fetchall()
     db.close()
     assert json.loads(stored) == request
 

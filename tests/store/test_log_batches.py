@@ -199,3 +199,38 @@ async def test_a_wal_that_could_not_start_over_is_cut_back(tmp_path, monkeypatch
     assert wal.stat().st_size < 1_000_000  # cut, then the last rows: a passive one stays at 6 MB
     assert exchange_log.db.execute("SELECT count(*) FROM exchanges").fetchone()[0] == 302
     exchange_log.close()
+
+
+async def test_a_request_is_written_once_not_again_with_each_change(tmp_path, monkeypatch):
+    """SQLite writes a whole row again on every UPDATE: the request has a row of its own, so a
+    reply's changes (and the commit that finishes it, on the loop) do not carry 2 MB with them."""
+    monkeypatch.setattr(writer, "CHECKPOINT_SECONDS", 3600.0)  # the WAL only grows: it can be read
+    path = tmp_path / "log.sqlite3"
+    wal = Path(f"{path}-wal")
+    switchboard, exchange_log = wired(path)
+    exchange = ask(switchboard, "x" * 2_000_000)
+    exchange_log.flush()
+    arrived = wal.stat().st_size
+    assert arrived > 2_000_000
+    for words in ("Thinking", "Thinking about", "Thinking about it."):
+        switchboard.reply(exchange.id, words, author=Author.AUTO)
+        exchange_log.flush()
+    switchboard.reply(exchange.id, "Done.", done=True, author=Author.AUTO)
+    assert wal.stat().st_size - arrived < 100_000  # four changes; each would have been 2 MB
+    assert exchange_log.load_request(exchange.id)["messages"][0]["content"] == "x" * 2_000_000
+    exchange_log.close()
+
+
+def test_a_request_reads_back_as_sent_whatever_it_holds(tmp_path):
+    """Written by orjson, or by json where orjson refuses (an integer past 64 bits)."""
+    exchange_log = ExchangeLog(tmp_path / "log.sqlite3")
+    switchboard = Switchboard()
+    switchboard.events.listen(exchange_log.on_event)
+    plain = ask(switchboard, "über 世界 \"quoted\" \\ back 🎉")
+    huge = switchboard.open({"model": "m", "seed": 2**70, "messages": [
+        {"role": "user", "content": "über 世界 🎉"}]}, stream=False)
+    assert exchange_log.load_request(plain.id) == plain.request
+    assert exchange_log.load_request(huge.id) == huge.request
+    stored = exchange_log.db.execute("SELECT typeof(request_json) FROM requests").fetchall()
+    assert [tuple(row) for row in stored] == [("text",), ("text",)]  # as SQL's json functions need
+    exchange_log.close()

@@ -75,7 +75,7 @@ def test_old_rows_in_every_state_get_their_record(tmp_path):
     path = tmp_path / LOG_FILE
     db = schema_before_the_record(path)
     fill_old_rows(db)
-    assert migrate(db) == ["m004_exchange_record"]
+    assert migrate(db) == ["m004_exchange_record", "m005_requests_apart"]
     db.close()
 
     log = ExchangeLog(path)
@@ -138,3 +138,20 @@ def test_a_step_that_fails_half_way_leaves_nothing_behind(tmp_path, monkeypatch)
     assert "half" not in columns and "record_json" in columns
     assert "m999_broken" not in {row[0] for row in db.execute("SELECT name FROM _migrations")}
     db.close()
+
+
+def test_requests_move_to_a_table_of_their_own_and_read_back_whole(tmp_path):
+    path = tmp_path / LOG_FILE
+    db = schema_before_the_record(path)
+    fill_old_rows(db)
+    migrate(db)
+    assert "request_json" not in [row[1] for row in db.execute("PRAGMA table_info(exchanges)")]
+    moved = dict(db.execute("SELECT exchange_id, request_json FROM requests").fetchall())
+    assert set(moved) == {f"ex_{state}" for state in STATES}
+    assert json.loads(moved["ex_done"])["messages"] == [{"role": "user", "content": "question done"}]
+    db.close()
+    log = ExchangeLog(path)
+    try:
+        assert log.load_request("ex_waiting") == json.loads(moved["ex_waiting"])
+    finally:
+        log.close()

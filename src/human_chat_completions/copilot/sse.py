@@ -95,16 +95,6 @@ def request_headers(client: openai.AsyncOpenAI) -> dict[str, str]:
     return {name: value for name, value in headers.items() if isinstance(value, str)}
 
 
-def encode_body(body: Mapping[str, Any]) -> bytes:
-    """The request as compact UTF-8 JSON. orjson wrote a 100-message history in a fourteenth of
-    json's time; what it refuses (an integer past 64 bits, a client may send one in a tool
-    schema) is written by json."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 @dataclass(frozen=True, slots=True)
 class UpstreamResponse:
     pieces: AsyncIterator[bytes]  # the body as it arrives

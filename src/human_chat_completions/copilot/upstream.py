@@ -43,12 +43,12 @@ from human_chat_completions.copilot.profiles import Profile
 from human_chat_completions.copilot.sse import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
-    encode_body,
     raw_stream,
     request_headers,
     sse_chunks,
     upstream_session,
 )
+from human_chat_completions.core.record import compact_json
 
 __all__ = [
     "Candidate", "ErrorKind", "Finish", "Piece", "TextDelta", "ToolCallDelta", "Upstream",
@@ -337,7 +337,7 @@ class Upstream:
         usage: dict[str, Any] | None = None
         model: str | None = None
         try:
-            async with raw_stream(entry.client, entry.session, entry.headers, encode_body(body)) as response:
+            async with raw_stream(entry.client, entry.session, entry.headers, compact_json(body)) as response:
                 started = True
                 async for chunks in sse_chunks(response):
                     for chunk in chunks:

@@ -26,6 +26,7 @@ from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState,
 from human_chat_completions.core.record import (
     ConversationRef,
     ExchangeRecord,
+    compact_json,
     conversation_ref,
     iso,
     record_of,
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"
 PARTIAL_REPLY_SECONDS = 0.5
 FLUSH_SECONDS = 0.005  # how long a change waits to be written with others in one transaction
-# `request_json` holds the request whole; this column only previews its last user message, for
+# `requests.request_json` holds the request whole; this column only previews its last user message, for
 # whoever reads the file with plain SQL (the readers in queries.py take the text from the request).
 USER_INPUT_PREVIEW = 1000
 
@@ -214,11 +215,11 @@ class ExchangeLog:
         updates, self._updates = self._updates, {}
         drafts, self._drafts = self._drafts, {}
         writes: list[Write] = []
-        writes += [Write(None, "", *self._conversation_sql(c)) for c in conversations.values()]
-        writes += [Write(e, t, *self._insert_sql(e)) for e, t in inserts.values()]
-        writes += [Write(e, "draft.changed", *self._draft_sql(d)) for e, d in drafts.values()
+        writes += [Write(None, "", (self._conversation_sql(c),)) for c in conversations.values()]
+        writes += [Write(e, t, (self._insert_sql(e), self._request_sql(e))) for e, t in inserts.values()]
+        writes += [Write(e, "draft.changed", (self._draft_sql(d),)) for e, d in drafts.values()
                    if e.id not in self._unlogged]
-        writes += [Write(e, t, *self._update_sql(e)) for e, t in updates.values()
+        writes += [Write(e, t, (self._update_sql(e),)) for e, t in updates.values()
                    if e.id not in self._unlogged]
         return writes
 
@@ -276,12 +277,18 @@ class ExchangeLog:
 
     def _insert_sql(self, exchange: Exchange) -> tuple[str, dict[str, Any]]:
         row = columns(self.record(exchange))
-        row.update(request_json=json.dumps(exchange.request, ensure_ascii=False),
-                   user_input=user_input_preview(exchange.user_input),
+        row.update(user_input=user_input_preview(exchange.user_input),
                    api_key_masked=exchange.client.api_key_masked)
         names = ", ".join(row)
         values = ", ".join(f":{name}" for name in row)
         return f"INSERT INTO exchanges ({names}) VALUES ({values})", row
+
+    def _request_sql(self, exchange: Exchange) -> tuple[str, tuple[Any, ...]]:
+        """The request, once: in a row of its own, which the exchange's updates leave alone. Its
+        UTF-8 bytes are stored as text as they are (a 20 MB request took json 98 ms on the loop,
+        orjson and no decoding 12 ms)."""
+        return ("INSERT INTO requests (exchange_id, request_json) VALUES (?, CAST(? AS TEXT))",
+                (exchange.id, compact_json(exchange.request)))
 
     def _update_sql(self, exchange: Exchange) -> tuple[str, dict[str, Any]]:
         row = columns(self.record(exchange))
@@ -357,7 +364,7 @@ class ExchangeLog:
 
     def load_request(self, exchange_id: str) -> dict[str, Any] | None:
         """The request as logged, for a switchboard that let it go from memory."""
-        row = self.db.execute("SELECT request_json FROM exchanges WHERE id = ?",
+        row = self.db.execute("SELECT request_json FROM requests WHERE exchange_id = ?",
                               (exchange_id,)).fetchone()
         return json.loads(row[0]) if row is not None else None
 
@@ -399,9 +406,10 @@ class ExchangeLog:
             self._conversations[conversation.id] = conversation_ref(conversation)
         # Row by row, not fetchall: a long log of big requests would be in memory all at once.
         answered = self.db.execute(
-            "SELECT id, conversation_id, request_json, reply, "
-            "json_extract(record_json, '$.tool_calls') AS tool_calls FROM exchanges WHERE state = ? "
-            "ORDER BY received_at, rowid", (ExchangeState.DONE.value,))
+            "SELECT e.id, e.conversation_id, r.request_json, e.reply, "
+            "json_extract(e.record_json, '$.tool_calls') AS tool_calls "
+            "FROM exchanges e JOIN requests r ON r.exchange_id = e.id WHERE e.state = ? "
+            "ORDER BY e.received_at, e.rowid", (ExchangeState.DONE.value,))
         for row in answered:
             thread = conversations.get(row["conversation_id"])
             if thread is None:

@@ -96,7 +96,7 @@ def m003_conversation_owner(db: sqlite3.Connection) -> None:
 @migration
 def m004_exchange_record(db: sqlite3.Connection) -> None:
     """The exchange's whole record as JSON (`core.record.ExchangeRecord` without the request,
-    which `request_json` holds), so that a new field reaches the log without a new column.
+    which `request_json` holds; `requests.request_json` since m005), so that a new field reaches the log without a new column.
 
     Old rows are filled from their columns. What older versions never stored (side requests,
     notices, tool calls) stays empty. This step spells the record out itself rather than importing
@@ -168,6 +168,25 @@ def _m004_record(row: dict[str, Any], labels: dict[str, tuple[Any, ...]],
         "regenerate_of": row["regenerate_of"],
         "client": {"address": row["client_address"], "user_agent": row["client_user_agent"]},
     }
+
+
+@migration
+def m005_requests_apart(db: sqlite3.Connection) -> None:
+    """Each request in a table of its own, written once on arrival. SQLite writes a whole row
+    again on every UPDATE, so with the request in `exchanges` each change to an exchange (its
+    first words, its partial reply, its end) wrote the request again: 60 MB of log for a 20 MB
+    request, and a finished reply's commit held the loop as long as a 1 MB history took (7 ms)."""
+    if sqlite3.sqlite_version_info < (3, 35, 0):  # DROP COLUMN: Python 3.11's own builds have it
+        raise sqlite3.NotSupportedError(
+            f"the exchange log needs SQLite 3.35 or newer, this Python has {sqlite3.sqlite_version}")
+    db.execute(
+        """CREATE TABLE requests (
+            exchange_id TEXT PRIMARY KEY REFERENCES exchanges(id),
+            request_json TEXT NOT NULL
+        )"""
+    )
+    db.execute("INSERT INTO requests (exchange_id, request_json) SELECT id, request_json FROM exchanges")
+    db.execute("ALTER TABLE exchanges DROP COLUMN request_json")
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

@@ -99,8 +99,9 @@ def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         yield dict(zip(names, row, strict=True))
 
 
-_SELECT = """SELECT e.request_json, e.record_json
-             FROM exchanges e LEFT JOIN conversations c ON c.id = e.conversation_id"""
+_SELECT = """SELECT r.request_json, e.record_json
+             FROM exchanges e LEFT JOIN conversations c ON c.id = e.conversation_id
+             LEFT JOIN requests r ON r.exchange_id = e.id"""
 # What a search looks through: the columns a researcher sees in the Logs page, and draft texts.
 # `user_input` is the stored preview (its first 1,000 characters), not the whole message.
 _SEARCHED = """e.id || ' ' || coalesce(c.label, '') || ' ' || coalesce(e.user_input, '') || ' ' ||
@@ -133,7 +134,7 @@ def _where(db: sqlite3.Connection, filters: Filters | None) -> tuple[str, list[A
 
 
 def record(row: dict[str, Any] | sqlite3.Row) -> ExchangeRecord:
-    """The record of one stored row: `record_json` with the request from `request_json`."""
+    """The record of one stored row: `record_json` with the request from `requests.request_json`."""
     try:
         request = json.loads(row["request_json"])
     except (TypeError, ValueError):

@@ -30,6 +30,7 @@ from typing import Any
 from human_chat_completions.core.exchange import Exchange
 
 log = logging.getLogger(__name__)
+Params = dict[str, Any] | tuple[Any, ...]
 
 CHECKPOINT_SECONDS = 0.5  # how often, at most, the writer thread checkpoints while rows come in
 WAL_LIMIT_PAGES = 8_192  # 32 MB of 4 KB pages: a WAL this long has not started over for a while
@@ -39,12 +40,11 @@ WAL_LIMIT_PAGES = 8_192  # 32 MB of 4 KB pages: a WAL this long has not started 
 class Write:
     exchange: Exchange | None  # whose row it writes (None: a conversation's)
     event_type: str  # the last event that touched the row
-    sql: str
-    params: dict[str, Any] | tuple[Any, ...]
+    steps: tuple[tuple[str, Params], ...]  # statements written together or not at all
 
     @property
     def inserts_exchange(self) -> bool:
-        return self.sql.startswith("INSERT INTO exchanges")
+        return any(sql.startswith("INSERT INTO exchanges") for sql, _ in self.steps)
 
 
 class BatchWriter:
@@ -121,7 +121,8 @@ class BatchWriter:
         try:
             self._db.execute("BEGIN")
             for write in batch:
-                self._db.execute(write.sql, write.params)
+                for sql, params in write.steps:
+                    self._db.execute(sql, params)
             self._db.execute("COMMIT")
         except sqlite3.Error:
             if self._db.in_transaction:
@@ -133,6 +134,11 @@ class BatchWriter:
             if self._skipped(write):
                 continue
             try:
-                self._db.execute(write.sql, write.params)
+                self._db.execute("BEGIN")
+                for sql, params in write.steps:
+                    self._db.execute(sql, params)
+                self._db.execute("COMMIT")
             except sqlite3.Error as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 self._refused(write, error)
