@@ -112,7 +112,7 @@ def test_a_body_gone_from_memory_and_log_is_an_error_not_an_empty_request(tmp_pa
     switchboard, exchange_log = logged_switchboard(tmp_path / "log.sqlite3", RequestCache(max_items=1))
     first = answered(switchboard, "first")
     answered(switchboard, "second")
-    exchange_log.db.execute("DELETE FROM exchanges WHERE id = ?", (first.id,))
+    exchange_log.db.execute("DELETE FROM requests WHERE exchange_id = ?", (first.id,))
     with pytest.raises(LookupError):
         _ = first.request
     exchange_log.close()
