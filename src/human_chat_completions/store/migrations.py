@@ -96,7 +96,7 @@ def m003_conversation_owner(db: sqlite3.Connection) -> None:
 @migration
 def m004_exchange_record(db: sqlite3.Connection) -> None:
     """The exchange's whole record as JSON (`core.record.ExchangeRecord` without the request,
-    which `request_json` holds; `requests.request_json` since m005), so that a new field reaches the log without a new column.
+    which `request_json` holds), so that a new field reaches the log without a new column.
 
     Old rows are filled from their columns. What older versions never stored (side requests,
     notices, tool calls) stays empty. This step spells the record out itself rather than importing
@@ -176,7 +176,7 @@ def m005_requests_apart(db: sqlite3.Connection) -> None:
     again on every UPDATE, so with the request in `exchanges` each change to an exchange (its
     first words, its partial reply, its end) wrote the request again: 60 MB of log for a 20 MB
     request, and a finished reply's commit held the loop as long as a 1 MB history took (7 ms)."""
-    if sqlite3.sqlite_version_info < (3, 35, 0):  # DROP COLUMN: Python 3.11's own builds have it
+    if sqlite3.sqlite_version_info < (3, 35, 0):  # DROP COLUMN came in 3.35 (2021)
         raise sqlite3.NotSupportedError(
             f"the exchange log needs SQLite 3.35 or newer, this Python has {sqlite3.sqlite_version}")
     db.execute(

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,26 +119,26 @@ class BatchWriter:
 
     def _write(self, batch: list[Write]) -> None:
         try:
+            self._in_one_transaction([step for write in batch for step in write.steps])
+        except sqlite3.Error:
+            self._write_one_by_one(batch)
+
+    def _in_one_transaction(self, steps: Sequence[tuple[str, Params]]) -> None:
+        try:
             self._db.execute("BEGIN")
-            for write in batch:
-                for sql, params in write.steps:
-                    self._db.execute(sql, params)
+            for sql, params in steps:
+                self._db.execute(sql, params)
             self._db.execute("COMMIT")
         except sqlite3.Error:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            self._write_one_by_one(batch)
+            raise
 
     def _write_one_by_one(self, batch: list[Write]) -> None:
         for write in batch:
             if self._skipped(write):
                 continue
             try:
-                self._db.execute("BEGIN")
-                for sql, params in write.steps:
-                    self._db.execute(sql, params)
-                self._db.execute("COMMIT")
+                self._in_one_transaction(write.steps)
             except sqlite3.Error as error:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
                 self._refused(write, error)
