@@ -428,6 +428,10 @@ def verdicts(out: dict[str, Any]) -> None:
     for what, figure, bound, lower in checks:
         met = figure <= bound if lower else figure >= bound
         print(f"  {'met    ' if met else 'NOT met'} {what}: {figure:.2f} ({'<=' if lower else '>='} {bound:g})")
+    if "single" in out:  # the machine's own spread, for reading the two p99 / p50 targets
+        direct = out["single"]["direct"]
+        print(f"  (direct's own p99 / p50 in this run: TTFT {direct['ttft_p99'] / direct['ttft_p50']:.2f}, "
+              f"total {direct['total_p99'] / direct['total_p50']:.2f})")
 
 
 def main() -> None:
