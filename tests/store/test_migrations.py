@@ -155,3 +155,18 @@ def test_requests_move_to_a_table_of_their_own_and_read_back_whole(tmp_path):
         assert log.load_request("ex_waiting") == json.loads(moved["ex_waiting"])
     finally:
         log.close()
+
+
+def test_opening_a_migrated_log_leaves_no_wal_behind(tmp_path):
+    """m005 copies every request: the WAL it leaves is as long as the log, and is cut at once."""
+    path = tmp_path / LOG_FILE
+    db = schema_before_the_record(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    fill_old_rows(db)
+    db.close()
+    log = ExchangeLog(path)
+    try:
+        assert Path(f"{path}-wal").stat().st_size == 0
+        assert len(list(queries.records(log.db))) == len(STATES)
+    finally:
+        log.close()

@@ -91,7 +91,10 @@ class ExchangeLog:
         # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        migrate(self._db)
+        if migrate(self._db):
+            # A step may have moved the whole log (m005 copied every request): put it in the file
+            # now, and cut the WAL it left (as long as the log) back to nothing.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._writer = BatchWriter(self._db, path, self._refused, self._skipped)
         self._partial_saved: dict[str, float] = {}
         self._partial_flush: dict[str, asyncio.TimerHandle] = {}
