@@ -1,11 +1,17 @@
-"""The CPU is given away once a reply's first words are written, so a local client reads them."""
+"""A reply's first words go out first: the CPU is given away once they are written, so a local
+client reads them, and an operator's Send answers the operator only after they left."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from contextlib import closing
+
+import openai
 
 from human_chat_completions.api import responses
 from human_chat_completions.core import Mode, Switchboard
+from tests.support import Operator, RunningServer
 
 
 def test_the_cpu_is_given_away_once_after_the_turn_that_writes_the_first_words(monkeypatch):
@@ -23,3 +29,28 @@ def test_the_cpu_is_given_away_once_after_the_turn_that_writes_the_first_words(m
         assert given == [exchange.first_byte_at] and exchange.first_byte_at is not None
 
     asyncio.run(scenario())
+
+
+def test_a_send_reaches_the_participant_before_the_operator_hears_back(tmp_path):
+    """The operator's Send wakes the participant's stream; the stream writes the words before
+    the operator's answer is built, so that answer already holds the first byte's time."""
+    with RunningServer(tmp_path / "data") as server, closing(Operator(server.base)) as operator:
+        streaming = threading.Event()
+        received: list[str] = []
+
+        def participant() -> None:
+            with openai.OpenAI(base_url=server.base + "/v1", api_key="k", max_retries=0) as api:
+                stream = api.chat.completions.create(
+                    model="gpt-4o", stream=True, messages=[{"role": "user", "content": "Hi"}])
+                streaming.set()  # the head arrived: the stream waits for the reply now
+                received.extend(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+        thread = threading.Thread(target=participant, daemon=True)
+        thread.start()
+        [exchange] = operator.wait_for(1)
+        assert streaming.wait(10)
+        answered = operator.reply(exchange["id"], "Hello there").raise_for_status().json()
+        assert answered["timestamps"]["first_byte_at"] is not None
+        assert answered["timestamps"]["first_byte_at"] >= answered["timestamps"]["received_at"]
+        thread.join(10)
+        assert "".join(received) == "Hello there"
