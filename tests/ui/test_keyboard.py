@@ -6,9 +6,12 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+from flet.messaging.session import Session
+
 from human_chat_completions.config import Settings
 from human_chat_completions.copilot.profiles import Profile
 from human_chat_completions.core import Mode
+from human_chat_completions.ui.editor import ReplyEditor
 from human_chat_completions.ui.keys import Press, action_for, next_waiting, shortcut_list
 from human_chat_completions.ui.viewmodel import ConversationRow
 from tests.fakes.upstream import FakeUpstream
@@ -100,6 +103,41 @@ def test_enter_sends_and_the_focus_stays_in_the_editor(tmp_path, browser):
         assert third.text() == "Third answer."
         page.wait_for_function(EDITOR_FOCUSED, timeout=10_000)
         operator.close()
+        page.close()
+
+
+def test_a_sent_reply_leaves_before_the_window_redraws(tmp_path, browser, monkeypatch):
+    """Flet redraws the window after a Send (7-20 ms for a full console). The participant's first
+    words must not wait behind it: every render after the Send finds them already written."""
+    pressed: list = []
+    first_words_written: list[bool] = []
+    real_send, real_patch = ReplyEditor.send, Session.patch_control
+
+    def send(editor: ReplyEditor, *args, **kwargs) -> None:
+        pressed.append(editor.exchange)
+        real_send(editor, *args, **kwargs)
+
+    def patch_control(session: Session, *args, **kwargs):
+        if pressed:
+            first_words_written.append(pressed[-1].first_byte_at is not None)
+        return real_patch(session, *args, **kwargs)
+
+    monkeypatch.setattr(ReplyEditor, "send", send)
+    monkeypatch.setattr(Session, "patch_control", patch_control)
+    settings = Settings(language="en", first_token_delay=0, tokens_per_second=40)
+    with RunningServer(tmp_path / "data", settings) as server:
+        page = open_window(browser, server.base)
+        for name, style in (("paula", "paced"), ("liam", "live")):
+            server.on_loop(lambda style=style: server.runtime.settings_store.update(delivery_style=style))
+            participant = StreamingParticipant(server.base, name, f"A question from {name}")
+            open_conversation(page, name, f"A question from {name}")
+            pressed.clear()
+            first_words_written.clear()
+            type_text(page, f"An answer for {name}.", delay=15)
+            page.keyboard.press("Enter")
+            assert participant.text() == f"An answer for {name}."
+            wait_for_text(page, f"An answer for {name}.")  # the window redrew
+            assert first_words_written and all(first_words_written), (style, first_words_written)
         page.close()
 
 

@@ -156,7 +156,8 @@ async def send_paced(switchboard: Switchboard, exchange_id: str, text: str, pace
     if not exchange.stream:
         switchboard.reply(exchange_id, text, done=True, author=author, operator=operator)
         return
-    await asyncio.sleep(pace.first_token_delay)
+    if pace.first_token_delay > 0:  # none: the first piece goes now, not a loop turn later
+        await asyncio.sleep(pace.first_token_delay)
     interval = 1.0 / pace.tokens_per_second
     for piece in paced_pieces(text, pace):
         if not exchange.state.open:
