@@ -181,6 +181,19 @@ def test_an_auto_response_starts_with_the_llm_s_first_words_or_soon_without_them
     assert HEAD_HOLD_SECONDS * 0.8 <= role_after < 0.9 < words_after
 
 
+def test_an_auto_answer_s_first_chunk_carries_the_role_and_the_first_words(tmp_path, upstream):
+    """A client parses one chunk, not an empty role chunk and then the words, before its first
+    token; a person's reply (and an LLM too slow for the hold) still starts with the role alone."""
+    with running(tmp_path, upstream, "auto") as server:
+        client = Client(server.base, "tell me about tea")
+        client.join()
+    assert client.error is None
+    first = client.chunks[0].choices[0].delta
+    assert first.role == "assistant" and first.content == "Draft "
+    assert [c.choices[0].delta.role for c in client.chunks if c.choices][1:] == [None] * (len(client.chunks) - 1)
+    assert "".join(c.choices[0].delta.content or "" for c in client.chunks) == "Draft answer to: tell me about tea"
+
+
 def test_auto_passes_tool_calls_through(tmp_path, upstream):
     upstream.behaviour.tool_call = True
     with running(tmp_path, upstream, "auto") as server:

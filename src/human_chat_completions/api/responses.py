@@ -76,7 +76,8 @@ async def sse_body(
 ) -> AsyncIterator[str]:
     """OpenAI's chunk sequence: role first, content deltas, finish, usage, [DONE]. The role goes
     at once to a person's reply; an LLM's first words come within milliseconds, and the role
-    goes out with them in one write (or after HEAD_HOLD_SECONDS if they do not)."""
+    goes out in their chunk (or alone after HEAD_HOLD_SECONDS if they do not come): a client
+    parses one chunk fewer before its first token (0.1-0.4 ms of it with openai-python)."""
     cid, created = completion_id(exchange), int(exchange.received_at)
     before, after = wire.content_chunk_frame(cid, created, model)
     before, after = "data: " + before, after + "\n\n"
@@ -89,9 +90,11 @@ async def sse_body(
             yield role + ": keep-alive\n\n"
         else:
             note_first_words(switchboard, exchange)
-            chunk = before + _encode(piece) + after if isinstance(piece, str) else \
-                sse(wire.chunk(cid, created, model, piece))
-            yield role + chunk
+            if role and isinstance(piece, str):
+                yield sse(wire.chunk(cid, created, model, {"role": "assistant", "content": piece}))
+            else:
+                yield role + (before + _encode(piece) + after if isinstance(piece, str) else
+                              sse(wire.chunk(cid, created, model, piece)))
         role = ""
     if role:
         yield role
