@@ -8,7 +8,6 @@ import logging
 import sqlite3
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from human_chat_completions.core.events import (
     ExchangeOpened,
     ReplyDelta,
 )
-from human_chat_completions.core.exchange import Draft, Exchange, ExchangeState, Mode
+from human_chat_completions.core.exchange import Draft, Exchange, Mode
 from human_chat_completions.core.record import (
     ConversationRef,
     ExchangeRecord,
@@ -32,11 +31,11 @@ from human_chat_completions.core.record import (
     record_of,
 )
 from human_chat_completions.core.switchboard import Switchboard
+from human_chat_completions.store import restart
 from human_chat_completions.store.migrations import migrate
 from human_chat_completions.store.writer import BatchWriter, Write
 
 log = logging.getLogger(__name__)
-INTERRUPTED = "interrupted"
 PARTIAL_REPLY_SECONDS = 0.5
 FLUSH_SECONDS = 0.005  # how long a change waits to be written with others in one transaction
 # `requests.request_json` holds the request whole; this column only previews its last user message, for
@@ -373,51 +372,9 @@ class ExchangeLog:
 
     def mark_interrupted(self) -> int:
         """Rows left open by a previous run that died: say so, keep everything. Returns the count."""
-        cursor = self.db.execute(
-            """UPDATE exchanges SET state = :state, error = COALESCE(error, :error),
-                   record_json = json_set(record_json, '$.outcome', :state, '$.error',
-                                          COALESCE(json_extract(record_json, '$.error'), :error))
-               WHERE state IN (:waiting, :replying)""",
-            {
-                "state": INTERRUPTED,
-                "error": "the server stopped before this exchange was finished",
-                "waiting": ExchangeState.WAITING.value,
-                "replying": ExchangeState.REPLYING.value,
-            },
-        )
-        return cursor.rowcount
-
-    def conversation_rows(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM conversations ORDER BY created_at").fetchall()
-        return [dict(row) for row in rows]
+        return restart.mark_interrupted(self.db)
 
     def restore_into(self, switchboard: Switchboard) -> None:
-        """Let a new run continue the conversations of earlier ones: their identities, modes and
-        answered histories (so history matching still finds the thread after a restart)."""
-        conversations: dict[str, Conversation] = {}
-        for row in self.conversation_rows():
-            conversation = Conversation(
-                id=row["id"],
-                label=row["label"],
-                mode=Mode(row["mode"]),
-                identity=row["identity"],
-                owner=row["owner"],
-                created_at=datetime.fromisoformat(row["created_at"]).timestamp(),
-            )
-            switchboard.conversations.add(conversation)
-            conversations[conversation.id] = conversation
+        """Let a new run continue the conversations of earlier ones (see `restart`)."""
+        for conversation in restart.restore_conversations(self.db, switchboard):
             self._conversations[conversation.id] = conversation_ref(conversation)
-        # Row by row, not fetchall: a long log of big requests would be in memory all at once.
-        answered = self.db.execute(
-            "SELECT e.id, e.conversation_id, r.request_json, e.reply, "
-            "json_extract(e.record_json, '$.tool_calls') AS tool_calls "
-            "FROM exchanges e JOIN requests r ON r.exchange_id = e.id WHERE e.state = ? "
-            "ORDER BY e.received_at, e.rowid", (ExchangeState.DONE.value,))
-        for row in answered:
-            thread = conversations.get(row["conversation_id"])
-            if thread is None:
-                continue
-            messages = json.loads(row["request_json"]).get("messages") or []
-            switchboard.conversations.remember_request(thread, row["id"], messages)
-            calls = json.loads(row["tool_calls"]) if row["tool_calls"] else None
-            switchboard.conversations.remember_reply(thread, messages, row["reply"], calls)

@@ -13,7 +13,7 @@ from typing import Any
 
 from human_chat_completions.core.delivery import Pace, paced_pieces
 from human_chat_completions.core.record import ExchangeRecord
-from human_chat_completions.store.log import INTERRUPTED
+from human_chat_completions.store.restart import INTERRUPTED
 
 # Rows that never became a finished reply. Exports leave them out unless asked; timed-out
 # exchanges stay in, because the timeout policy did answer the client.
