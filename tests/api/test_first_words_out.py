@@ -4,6 +4,8 @@ client reads them, and an operator's Send answers the operator only after they l
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import threading
 from contextlib import closing
 
@@ -54,3 +56,44 @@ def test_a_send_reaches_the_participant_before_the_operator_hears_back(tmp_path)
         assert answered["timestamps"]["first_byte_at"] >= answered["timestamps"]["received_at"]
         thread.join(10)
         assert "".join(received) == "Hello there"
+
+
+def _http_chunks(raw: bytes) -> list[bytes]:
+    """The chunks of a chunked HTTP body, as the server wrote them."""
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    chunks = []
+    while True:
+        size_line, body = body.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return chunks
+        chunks.append(body[:size])
+        body = body[size + 2:]
+
+
+def test_the_end_of_a_stream_is_one_write(tmp_path):
+    """The finish chunk, the usage chunk and [DONE] go out together: each write of its own woke
+    the client once more for nothing."""
+    with RunningServer(tmp_path / "data") as server, closing(Operator(server.base)) as operator:
+        host, port = server.base.removeprefix("http://").split(":")
+        body = json.dumps({"model": "m", "stream": True, "stream_options": {"include_usage": True},
+                           "messages": [{"role": "user", "content": "Hi"}]}).encode()
+        received = bytearray()
+
+        def participant() -> None:
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k\r\n"
+                             b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                while not received.endswith(b"0\r\n\r\n"):
+                    received.extend(sock.recv(65536))
+
+        thread = threading.Thread(target=participant)
+        thread.start()
+        [exchange] = operator.wait_for(1)
+        operator.reply(exchange["id"], "Hello", done=False).raise_for_status()
+        operator.reply(exchange["id"], " there.", done=True).raise_for_status()
+        thread.join(10)
+    chunks = _http_chunks(bytes(received))
+    assert b'"finish_reason": "stop"' in chunks[-1] and b'"usage": {' in chunks[-1]
+    assert chunks[-1].endswith(b"data: [DONE]\n\n")
+    assert all(b'"finish_reason": "stop"' not in chunk for chunk in chunks[:-1])

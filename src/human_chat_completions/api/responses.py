@@ -103,10 +103,10 @@ async def sse_body(
         failures.raise_if_dropped(reply.error)
         yield sse(stream_error(reply.error))
         return
-    yield sse(wire.chunk(cid, created, model, {}, reply.finish_reason))
-    if include_usage:
-        yield sse(wire.usage_chunk(cid, created, model, wire.usage(exchange.messages, reply.text)))
-    yield "data: [DONE]\n\n"
+    # One write for the end: each write wakes the client once more for nothing.
+    usage = sse(wire.usage_chunk(cid, created, model, wire.usage(exchange.messages, reply.text))) \
+        if include_usage else ""
+    yield sse(wire.chunk(cid, created, model, {}, reply.finish_reason)) + usage + "data: [DONE]\n\n"
 
 
 def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
