@@ -36,11 +36,12 @@ phrases = ["openai", "language model"]
 """
 
 
-def load_study(tmp_path) -> dict[str, str]:
-    (tmp_path / "aiko.toml").write_text(STUDY)
+def load_study(tmp_path, text: str = STUDY, name: str = "aiko") -> dict[str, str]:
+    """Load a study through the CLI; its participants' keys by participant."""
+    (tmp_path / f"{name}.toml").write_text(text)
     runner = CliRunner()
-    assert runner.invoke(app, ["study", "load", str(tmp_path / "aiko.toml")]).exit_code == 0
-    listed = runner.invoke(app, ["study", "participants", "aiko", "--json"]).stdout
+    assert runner.invoke(app, ["study", "load", str(tmp_path / f"{name}.toml")]).exit_code == 0
+    listed = runner.invoke(app, ["study", "participants", name, "--json"]).stdout
     return {p["participant"]: p["key"] for p in json.loads(listed)}
 
 

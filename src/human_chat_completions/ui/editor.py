@@ -24,6 +24,7 @@ from human_chat_completions.settings_store import SettingsStore
 from human_chat_completions.ui.field_marks import FieldMarks
 from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.redraw import redraw_after_the_reply
 from human_chat_completions.ui.viewmodel import OperatorState
 
 log = logging.getLogger(__name__)
@@ -445,21 +446,3 @@ class ReplyEditor:
     def close(self) -> None:
         for typing in self._typing.values():
             typing.cancel()
-
-
-def redraw_after_the_reply() -> None:
-    """Flet redraws the page when an event's handler returns, before the loop turns: 7-20 ms for a
-    full console, and the participant's stream, woken by the Send, waited behind it. Two turns
-    later the reply's first words are written (a live reply's now, a paced one's first piece in
-    its task's first step), so the redraw waits that long instead."""
-    page = ft.context.page
-    ft.context.disable_auto_update()
-    loop = asyncio.get_running_loop()
-    loop.call_soon(loop.call_soon, _redraw, page)
-
-
-def _redraw(page: ft.Page) -> None:
-    try:
-        page.update()
-    except Exception:  # a window closing meanwhile: nothing left to draw
-        log.debug("redraw after a Send failed", exc_info=True)

@@ -8,6 +8,7 @@ import flet as ft
 
 from human_chat_completions.core.study import guard_span
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.redraw import redraw_after_the_reply
 
 _MARK = ft.TextStyle(bgcolor=ft.Colors.ERROR_CONTAINER, color=ft.Colors.ON_ERROR_CONTAINER,
                      weight=ft.FontWeight.BOLD)
@@ -52,5 +53,5 @@ class GuardDialog:
         self._close()
 
     def _send(self, _event: ft.Event) -> None:
-        self._close()
         self.on_send()
+        redraw_after_the_reply(self._close)

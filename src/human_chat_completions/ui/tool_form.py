@@ -28,6 +28,7 @@ from human_chat_completions.core.tool_calls import (
 from human_chat_completions.ui.editor import ReplyEditor
 from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.redraw import redraw_after_the_reply
 from human_chat_completions.ui.schema_form import SchemaForm
 from human_chat_completions.ui.viewmodel import OperatorState
 
@@ -64,7 +65,7 @@ class ToolPanel:
                                             on_click=self._add_call)
         self.pending_title = ft.Text(t("tool_pending"), size=12, weight=ft.FontWeight.BOLD)
         self.pending = ft.Column(spacing=2, tight=True)
-        self.send_button = ft.FilledButton(t("tool_send"), icon=ft.Icons.SEND, on_click=self._send,
+        self.send_button = ft.FilledButton(t("tool_send"), icon=ft.Icons.SEND, on_click=self._send_from_ui,
                                            disabled=True, visible=False)
         # The pending calls come first: the form below them can be long. Send sits beside the
         # reply box's own Send (the console places it), where it shows however long the form is.
@@ -205,7 +206,11 @@ class ToolPanel:
         self.send_button.disabled = not calls
         self._show_pending()
 
-    def _send(self, _event: ft.Event | None = None, forced: bool = False) -> None:
+    def _send_from_ui(self, _event: ft.Event) -> None:
+        self._send()
+        redraw_after_the_reply()
+
+    def _send(self, forced: bool = False) -> None:
         exchange = self.exchange
         calls = self.calls.get(exchange.id, []) if exchange is not None else []
         if exchange is None or not calls or not exchange.state.open:
