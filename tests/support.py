@@ -156,3 +156,18 @@ class Operator:
         """End the request with an injected error (`status`) or a cut connection (`drop`)."""
         body = {"message": message, "status": status, "drop": drop}
         return self.http.post(f"/exchanges/{exchange_id}/fail", json=body)
+
+
+def http_chunks(raw: bytes) -> list[bytes]:
+    """The chunks of a chunked HTTP response (`raw` from its status line on), one per write of
+    the server; a chunk still arriving at the end is left out."""
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    chunks = []
+    while b"\r\n" in body:
+        size_line, rest = body.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0 or len(rest) < size + 2:
+            break
+        chunks.append(rest[:size])
+        body = rest[size + 2:]
+    return chunks

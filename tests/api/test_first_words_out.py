@@ -13,7 +13,7 @@ import openai
 
 from human_chat_completions.api import responses
 from human_chat_completions.core import Mode, Switchboard
-from tests.support import Operator, RunningServer
+from tests.support import Operator, RunningServer, http_chunks
 
 
 def test_the_cpu_is_given_away_once_after_the_turn_that_writes_the_first_words(monkeypatch):
@@ -58,19 +58,6 @@ def test_a_send_reaches_the_participant_before_the_operator_hears_back(tmp_path)
         assert "".join(received) == "Hello there"
 
 
-def _http_chunks(raw: bytes) -> list[bytes]:
-    """The chunks of a chunked HTTP body, as the server wrote them."""
-    body = raw.split(b"\r\n\r\n", 1)[1]
-    chunks = []
-    while True:
-        size_line, body = body.split(b"\r\n", 1)
-        size = int(size_line, 16)
-        if size == 0:
-            return chunks
-        chunks.append(body[:size])
-        body = body[size + 2:]
-
-
 def test_the_end_of_a_stream_is_one_write(tmp_path):
     """The finish chunk, the usage chunk and [DONE] go out together: each write of its own woke
     the client once more for nothing."""
@@ -93,7 +80,7 @@ def test_the_end_of_a_stream_is_one_write(tmp_path):
         operator.reply(exchange["id"], "Hello", done=False).raise_for_status()
         operator.reply(exchange["id"], " there.", done=True).raise_for_status()
         thread.join(10)
-    chunks = _http_chunks(bytes(received))
+    chunks = http_chunks(bytes(received))
     assert b'"finish_reason": "stop"' in chunks[-1] and b'"usage": {' in chunks[-1]
     assert chunks[-1].endswith(b"data: [DONE]\n\n")
     assert all(b'"finish_reason": "stop"' not in chunk for chunk in chunks[:-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import threading
 
@@ -11,7 +12,7 @@ import httpx
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.store.migrations import MIGRATIONS, migrate
 from tests.api.test_conversations import ask, body
-from tests.support import Operator, RunningServer, wait_until
+from tests.support import Operator, RunningServer, http_chunks, wait_until
 
 
 def rows(path) -> list[dict]:
@@ -145,6 +146,35 @@ def test_events_feed_reports_each_step(server, operator):
     assert events[0] == "conversation.changed"
     assert events.index("exchange.opened") < events.index("reply.delta") < events.index(
         "exchange.closed")
+
+
+def test_events_that_come_together_reach_the_feed_in_one_write(server, operator):
+    """Each write wakes the reader: the events an exchange's steps set off together (held back
+    while first words are on their way) go out as one chunk of the response, each still its own
+    SSE event."""
+    host, port = server.base.removeprefix("http://").split(":")
+    received = bytearray()
+    connected = threading.Event()
+
+    def read() -> None:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /operator/api/events HTTP/1.1\r\nhost: x\r\n"
+                         b"authorization: Bearer test-operator-token\r\n\r\n")
+            while b"exchange.closed" not in received:
+                received.extend(sock.recv(65536))
+                connected.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert connected.wait(10)
+    ask(server, operator, body(("user", "watch me")), "watched")
+    reader.join(10)
+    chunks = http_chunks(bytes(received))
+    per_chunk = [chunk.count(b"event: ") for chunk in chunks]
+    assert max(per_chunk) >= 2, per_chunk
+    events = [line.removeprefix(b"event: ") for chunk in chunks for line in chunk.split(b"\n")
+              if line.startswith(b"event: ")]
+    assert events.index(b"exchange.opened") < events.index(b"reply.delta") < events.index(b"exchange.closed")
 
 
 def test_the_events_feed_carries_the_same_record_as_the_operator_api(server, operator):

@@ -320,6 +320,9 @@ class EventEncoder:
         return text
 
 
+FEED_BATCH = 64  # events in one write of the feed, at most
+
+
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: every switchboard event from now on, with keep-alive comments."""
@@ -337,7 +340,11 @@ async def events(request: Request) -> StreamingResponse:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                yield f"event: {event.type}\ndata: {encode(event)}\n\n"
+                # What came together goes in one write: each write wakes the reader once more.
+                batch = [event]
+                while not queue.empty() and len(batch) < FEED_BATCH:
+                    batch.append(queue.get_nowait())
+                yield "".join(f"event: {e.type}\ndata: {encode(e)}\n\n" for e in batch)
 
     return StreamingResponse(feed(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})
