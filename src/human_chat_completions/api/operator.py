@@ -298,17 +298,32 @@ class EventEncoder:
         self.remembered = remembered
         self._requests: dict[str, str] = {}
 
-    def __call__(self, event: Event) -> str:
+    def __call__(self, event: Event, records: dict[str, str] | None = None) -> str:
+        """`records`: exchanges' texts already encoded in this turn of the loop, by id. An event
+        carries the exchange as it is now, not as it was, so all of one exchange's events
+        encoded together carry the same text."""
         if isinstance(event, ConversationChanged | ReplyDelta):
             return json.dumps(event_json(event, self.switchboard), ensure_ascii=False)
         exchange = event.exchange
-        conversation = self.switchboard.conversation(exchange.conversation_id)
-        record = record_of(exchange, conversation).model_dump(mode="json", exclude={"request"})
+        record_text = records.get(exchange.id) if records is not None else None
+        if record_text is None:
+            record_text = self._record(exchange)
+            if records is not None:
+                records[exchange.id] = record_text
         data = {"type": event.type, "exchange_id": exchange.id,
                 "conversation_id": exchange.conversation_id, "state": exchange.state.value}
-        # Both objects end in "}": the exchange goes in as the last field, its request as its last.
-        record_text = json.dumps(record, ensure_ascii=False)[:-1] + ', "request": ' + self._request(exchange) + "}"
         return json.dumps(data, ensure_ascii=False)[:-1] + ', "exchange": ' + record_text + "}"
+
+    def batch(self, events: list[Event]) -> str:
+        """Events that came together, as SSE, each exchange encoded once."""
+        records: dict[str, str] = {}
+        return "".join(f"event: {e.type}\ndata: {self(e, records)}\n\n" for e in events)
+
+    def _record(self, exchange: Exchange) -> str:
+        conversation = self.switchboard.conversation(exchange.conversation_id)
+        record = record_of(exchange, conversation).model_dump(mode="json", exclude={"request"})
+        # Both objects end in "}": the exchange goes in as the last field, its request as its last.
+        return json.dumps(record, ensure_ascii=False)[:-1] + ', "request": ' + self._request(exchange) + "}"
 
     def _request(self, exchange: Exchange) -> str:
         text = self._requests.pop(exchange.id, None)
@@ -344,7 +359,7 @@ async def events(request: Request) -> StreamingResponse:
                 batch = [event]
                 while not queue.empty() and len(batch) < FEED_BATCH:
                     batch.append(queue.get_nowait())
-                yield "".join(f"event: {e.type}\ndata: {encode(e)}\n\n" for e in batch)
+                yield encode.batch(batch)
 
     return StreamingResponse(feed(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache"})
