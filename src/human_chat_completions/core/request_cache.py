@@ -14,6 +14,7 @@ the byte bound the guard against a few huge ones.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Protocol
@@ -105,13 +106,15 @@ class RequestCache:
         archive = self.archive
         if archive is None:
             return False
-        candidates = list(self._held.items())[:-1]  # never the most recent one
-        for exchange_id, (exchange, _size) in candidates:
-            if archive.has_request(exchange_id):
-                self._forget(exchange_id)
-                exchange.held_request = None
-                return True
-        return False
+        # Never the most recent one; and no copy of all the others (one per finished exchange).
+        candidates = itertools.islice(self._held.items(), len(self._held) - 1)
+        dropped = next((entry for entry in candidates if archive.has_request(entry[0])), None)
+        if dropped is None:
+            return False
+        exchange_id, (exchange, _size) = dropped
+        self._forget(exchange_id)
+        exchange.held_request = None
+        return True
 
     def _forget(self, exchange_id: str) -> None:
         entry = self._held.pop(exchange_id, None)
