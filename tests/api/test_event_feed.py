@@ -18,7 +18,7 @@ async def test_a_batch_encodes_each_exchange_once_and_reads_as_the_events_one_by
     switchboard.reply(first.id, "Hello.", done=True)
     events = [ExchangeOpened(first), ExchangeChanged(first), ReplyDelta(first, "Hello."), ExchangeOpened(second),
               ExchangeClosed(first)]
-    one_by_one = "".join(f"event: {e.type}\ndata: {EventEncoder(switchboard)(e)}\n\n" for e in events)
+    one_by_one = "".join(EventEncoder(switchboard).batch([e]) for e in events)
 
     records = []
     real_record_of = operator.record_of

@@ -17,10 +17,9 @@ from human_chat_completions.ui.logs_view import (
     COLUMNS,
     PAGE_SIZE,
     LogsView,
-    Segment,
     column_widths,
-    diff_words,
 )
+from human_chat_completions.ui.word_diff import Segment, diff_words
 from tests.store.research_log import (  # noqa: F401  (fixtures)
     LOG_FILE,
 )

@@ -298,26 +298,21 @@ class EventEncoder:
         self.remembered = remembered
         self._requests: dict[str, str] = {}
 
-    def __call__(self, event: Event, records: dict[str, str] | None = None) -> str:
-        """`records`: exchanges' texts already encoded in this turn of the loop, by id. An event
-        carries the exchange as it is now, not as it was, so all of one exchange's events
-        encoded together carry the same text."""
+    def batch(self, events: list[Event]) -> str:
+        """Events that came together, as SSE. An event carries its exchange as it is now, not as
+        it was, so all of one exchange's events here carry the same text: it is encoded once."""
+        records: dict[str, str] = {}
+        return "".join(f"event: {e.type}\ndata: {self._event(e, records)}\n\n" for e in events)
+
+    def _event(self, event: Event, records: dict[str, str]) -> str:
         if isinstance(event, ConversationChanged | ReplyDelta):
             return json.dumps(event_json(event, self.switchboard), ensure_ascii=False)
         exchange = event.exchange
-        record_text = records.get(exchange.id) if records is not None else None
-        if record_text is None:
-            record_text = self._record(exchange)
-            if records is not None:
-                records[exchange.id] = record_text
+        if exchange.id not in records:
+            records[exchange.id] = self._record(exchange)
         data = {"type": event.type, "exchange_id": exchange.id,
                 "conversation_id": exchange.conversation_id, "state": exchange.state.value}
-        return json.dumps(data, ensure_ascii=False)[:-1] + ', "exchange": ' + record_text + "}"
-
-    def batch(self, events: list[Event]) -> str:
-        """Events that came together, as SSE, each exchange encoded once."""
-        records: dict[str, str] = {}
-        return "".join(f"event: {e.type}\ndata: {self(e, records)}\n\n" for e in events)
+        return json.dumps(data, ensure_ascii=False)[:-1] + ', "exchange": ' + records[exchange.id] + "}"
 
     def _record(self, exchange: Exchange) -> str:
         conversation = self.switchboard.conversation(exchange.conversation_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 
 from human_chat_completions.core.conversation import Conversation
@@ -32,9 +31,9 @@ def mark_interrupted(db: sqlite3.Connection) -> int:
     return cursor.rowcount
 
 
-def restore_conversations(db: sqlite3.Connection, switchboard: Switchboard) -> Iterator[Conversation]:
-    """Give `switchboard` the conversations of earlier runs (each yielded as it is added): their
-    identities, modes and answered histories, so history matching still finds the thread."""
+def restore_conversations(db: sqlite3.Connection, switchboard: Switchboard) -> list[Conversation]:
+    """Give `switchboard` the conversations of earlier runs, and return them: their identities,
+    modes and answered histories, so history matching still finds the thread."""
     conversations: dict[str, Conversation] = {}
     for row in db.execute("SELECT * FROM conversations ORDER BY created_at").fetchall():
         conversation = Conversation(
@@ -47,7 +46,6 @@ def restore_conversations(db: sqlite3.Connection, switchboard: Switchboard) -> I
         )
         switchboard.conversations.add(conversation)
         conversations[conversation.id] = conversation
-        yield conversation
     # Row by row, not fetchall: a long log of big requests would be in memory all at once.
     answered = db.execute(
         "SELECT e.id, e.conversation_id, r.request_json, e.reply, "
@@ -62,3 +60,4 @@ def restore_conversations(db: sqlite3.Connection, switchboard: Switchboard) -> I
         switchboard.conversations.remember_request(thread, row["id"], messages)
         calls = json.loads(row["tool_calls"]) if row["tool_calls"] else None
         switchboard.conversations.remember_reply(thread, messages, row["reply"], calls)
+    return list(conversations.values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Callable
 
 import flet as ft
@@ -26,8 +25,6 @@ from human_chat_completions.ui.guard_dialog import GuardDialog
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.redraw import redraw_after_the_reply
 from human_chat_completions.ui.viewmodel import OperatorState
-
-log = logging.getLogger(__name__)
 
 # After the field's text is replaced, the caret is put back a moment later: a value and a
 # selection in one update leave the caret at the end (Flet 1.0.5's TextField applies the value

@@ -3,22 +3,20 @@ compared; export.
 
 The log grows for as long as a study runs, so nothing here reads it on the server's event loop:
 each page (and each export) is read in a worker thread over a connection of its own. The logic
-(search, paging, word diff, export) lives in plain functions and methods that need no page, so it
+(search, paging, export; the word diff in `word_diff`) lives in plain functions and methods that need no page, so it
 is testable without a browser; the widgets only render `self.shown` and `self.selected`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
-import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import cast
 
 import flet as ft
 
@@ -28,6 +26,7 @@ from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.ui.downloads import DownloadLinks
 from human_chat_completions.ui.downloads import exports_dir as default_exports_dir
 from human_chat_completions.ui.i18n import Translator
+from human_chat_completions.ui.word_diff import Segment, diff_words
 
 PAGE_SIZE = 100  # rows a page shows: a DataTable gets slow beyond a few hundred
 
@@ -41,47 +40,6 @@ TEXT_MIN_WIDTH = 140
 COLUMN_SPACING = 16
 TABLE_MARGIN = 12
 DEFAULT_TABLE_WIDTH = 1150  # a 1280 px window less the rail, until the table measures itself
-
-# CJK characters have no spaces between words: compare them one by one.
-_TOKENS = re.compile(r"\s+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]|\w+|[^\w\s]")
-
-
-class Segment(NamedTuple):
-    text: str
-    kind: str  # "same", "removed" (draft only) or "added" (final only)
-
-
-def words(text: str) -> list[str]:
-    return _TOKENS.findall(text)
-
-
-def diff_words(draft: str, final: str) -> tuple[list[Segment], list[Segment]]:
-    """Word-level difference: the draft's segments (same/removed), the final's (same/added)."""
-    old, new = words(draft), words(final)
-    left: list[Segment] = []
-    right: list[Segment] = []
-    opcodes = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
-    for index, (op, a1, a2, b1, b2) in enumerate(opcodes):
-        # A lone space matched between two changes ("Frank Herbert" → "Ursula Le Guin") would
-        # split one replaced phrase into pieces; count it as part of the change.
-        between_changes = 0 < index < len(opcodes) - 1 and "".join(old[a1:a2]).isspace()
-        if op == "equal" and not between_changes:
-            _add(left, "".join(old[a1:a2]), "same")
-            _add(right, "".join(new[b1:b2]), "same")
-            continue
-        _add(left, "".join(old[a1:a2]), "removed")
-        _add(right, "".join(new[b1:b2]), "added")
-    return left, right
-
-
-def _add(segments: list[Segment], text: str, kind: str) -> None:
-    if not text:
-        return
-    if segments and segments[-1].kind == kind:
-        segments[-1] = Segment(segments[-1].text + text, kind)
-    else:
-        segments.append(Segment(text, kind))
-
 
 def shown_draft(record: ExchangeRecord) -> DraftRecord | None:
     """The draft to compare with the reply: the one the operator took, else the first one."""
