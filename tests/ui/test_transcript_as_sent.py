@@ -35,16 +35,31 @@ def visible(page: Page, text: str) -> bool:
                for box in texts(page, text))
 
 
-def ask(base: str, user: str, messages: list[dict]) -> threading.Thread:
-    """A participant's app sends a whole history and waits for the answer."""
+class Asker:
+    """A participant's app that sends a whole history and waits for the answer. What it got, or
+    the error it got, is kept for the test: a test that ends the wait itself (503) must not
+    leave an exception escaping a thread, which pytest reports as a failure of whatever runs."""
 
-    def run() -> None:
-        with openai.OpenAI(base_url=base + "/v1", api_key="k", max_retries=0) as api:
-            api.chat.completions.create(model="m", user=user, messages=messages)
+    def __init__(self, base: str, user: str, messages: list[dict]) -> None:
+        self.answer: str | None = None
+        self.error: openai.OpenAIError | None = None
+        self._thread = threading.Thread(target=self._run, args=(base, user, messages), daemon=True)
+        self._thread.start()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    def _run(self, base: str, user: str, messages: list[dict]) -> None:
+        try:
+            with openai.OpenAI(base_url=base + "/v1", api_key="k", max_retries=0) as api:
+                reply = api.chat.completions.create(model="m", user=user, messages=messages)
+                self.answer = reply.choices[0].message.content
+        except openai.OpenAIError as error:
+            self.error = error
+
+    def result(self, timeout: float = 10) -> str | None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the client never finished"
+        if self.error is not None:
+            raise self.error
+        return self.answer
 
 
 def history(turns: int) -> list[dict]:
@@ -95,7 +110,7 @@ def test_the_view_follows_the_newest_message_unless_scrolled_up(tmp_path, browse
         page = open_window(browser, server.base)
         messages = history(12)
         messages.append({"role": "user", "content": "Question 13\nthe newest"})
-        client = ask(server.base, "reader", messages)
+        client = Asker(server.base, "reader", messages)
         wait_for_text(page, "reader")
         conversation(page, "reader").click()
         wait_for(page, lambda: visible(page, "Question 13\nthe newest"))  # opens at the newest
@@ -111,7 +126,7 @@ def test_the_view_follows_the_newest_message_unless_scrolled_up(tmp_path, browse
                        if visible(page, text := f"Answer {number:02d}\nmore\nand more"))
         [exchange] = operator.exchanges("waiting")
         operator.reply(exchange["id"], "Answer 13\nthe newest reply").raise_for_status()
-        client.join(10)
+        assert client.result() == "Answer 13\nthe newest reply"
         chip = page.get_by_role("button", name="New message ↓")
         chip.wait_for(timeout=10_000)
         assert visible(page, reading) and not visible(page, "Answer 13\nthe newest reply")
@@ -128,7 +143,7 @@ def test_showing_the_system_prompt_keeps_the_place(tmp_path, browser):
         page = open_window(browser, server.base)
         messages = history(10)
         messages.append({"role": "user", "content": "Question 11\nthe last"})
-        ask(server.base, "prompted", messages)
+        asker = Asker(server.base, "prompted", messages)
         wait_for_text(page, "prompted")
         conversation(page, "prompted").click()
         wait_for(page, lambda: visible(page, "Question 11\nthe last"))
@@ -155,4 +170,10 @@ def test_showing_the_system_prompt_keeps_the_place(tmp_path, browser):
         painted(page)
         screenshot(page, "transcript-prompt-kept-place-en-1280")
         server.on_loop(lambda: server.runtime.switchboard.fail_all_open("test over"))
+        try:
+            asker.result()
+        except openai.InternalServerError as ended:  # the test's own end of the wait, as asked
+            assert "test over" in str(ended)
+        else:
+            raise AssertionError("the wait was ended by the test, not answered")
         page.close()
