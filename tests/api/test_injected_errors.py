@@ -206,3 +206,41 @@ def test_an_injected_error_after_a_long_wait_reaches_the_client_through_its_retr
                 future.result(timeout=10)
         assert [r["injected_error"] for r in operator.exchanges("failed")] == ["429", "429"]
         operator.close()
+
+
+def test_a_decline_after_a_long_wait_reaches_the_client_as_the_502_not_an_empty_answer(tmp_path):
+    """The operator declines (no injected status) after the 200 went out: an error body under
+    that 200 would parse as an answer without choices. The connection is cut instead, and the
+    client's retry gets the 502 at once, without the operator declining it again."""
+    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
+    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
+        operator = Operator(running.base)
+        with client(running, retries=2) as api:
+            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+            [exchange] = operator.wait_for(1)
+            time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
+            operator.fail(exchange["id"], message="Not today.").raise_for_status()
+            with pytest.raises(openai.InternalServerError) as raised:
+                future.result(timeout=10)
+        assert raised.value.status_code == 502 and "Not today." in raised.value.message
+        failed = operator.exchanges("failed")
+        assert [r["notice_code"] for r in failed] == [None, "declined_retry"]  # 502 says: no more
+        assert [r["injected_error"] for r in failed] == [None, None]  # nobody injected it
+        assert operator.exchanges("waiting") == []
+        operator.close()
+
+
+def test_a_shutdown_during_a_long_wait_is_a_network_error_for_the_client(tmp_path):
+    """The server going away after the 200 went out: the client is told by a cut connection,
+    never by a body it would read as an answer."""
+    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
+    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
+        operator = Operator(running.base)
+        with client(running) as api:
+            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+            operator.wait_for(1)
+            time.sleep(0.3)
+            running.on_loop(lambda: running.runtime.switchboard.fail_all_open("going away"))
+            with pytest.raises(openai.APIConnectionError):
+                future.result(timeout=10)
+        operator.close()

@@ -12,10 +12,10 @@ import logging
 from typing import Any
 
 from human_chat_completions.api.errors import NO_RETRY, error_body
-from human_chat_completions.core.stream import StreamError
+from human_chat_completions.core.stream import SHUTDOWN, StreamError
 
 # Failures of our own that the client cannot fix.
-_OWN_STATUS = {"server_shutdown": 503}
+_OWN_STATUS = {SHUTDOWN: 503}
 
 # Status → (OpenAI error type, code), as OpenAI's API spells them.
 _INJECTED = {
@@ -59,10 +59,11 @@ def raise_if_dropped(error: StreamError | None) -> None:
 
 def raise_if_cut_late(error: StreamError | None) -> None:
     """A non-stream response that started early (a long wait) can no longer change its status,
-    and the official clients read an error body under 200 as an empty answer. An injected error
-    then cuts the connection: the client's retry gets the status itself (the retry of an injected
-    error gets the same error at once)."""
-    if error is not None and (error.drops_connection or error.status is not None):
+    and the official clients read an error body under 200 as an answer without choices, which
+    breaks the participant's app. So any failure then cuts the connection: the client's retry
+    gets the status itself (the core gives a retry of a failed request the same failure at once),
+    and a client that does not retry reports a network error, not a garbled answer."""
+    if error is not None:
         raise ConnectionDropped(error.message)
 
 

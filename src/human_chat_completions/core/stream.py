@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DROPPED = "connection_dropped"
+SHUTDOWN = "server_shutdown"  # the server is going away: no retry will find it
 
 
 @dataclass(frozen=True, slots=True)

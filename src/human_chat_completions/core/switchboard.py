@@ -24,9 +24,9 @@ from human_chat_completions.core.exchange import (
     Mode,
 )
 from human_chat_completions.core.first_words import FirstWords
-from human_chat_completions.core.injected import InjectedErrors
+from human_chat_completions.core.injected import FailuresForRetry
 from human_chat_completions.core.request_cache import RequestCache
-from human_chat_completions.core.stream import StreamError
+from human_chat_completions.core.stream import SHUTDOWN, StreamError
 from human_chat_completions.core.study import Condition
 from human_chat_completions.core.tool_calls import ToolCall, call_deltas
 
@@ -65,7 +65,7 @@ class Switchboard:
         self.requests = RequestCache()
         self.retry_window = retry_window
         self._by_fingerprint: dict[str, Exchange] = {}
-        self._injected = InjectedErrors(retry_window)
+        self._failed = FailuresForRetry(retry_window)
         self.first_words = FirstWords(self.exchanges)
         self.events.first_words_pending = self.first_words.pending
 
@@ -140,17 +140,21 @@ class Switchboard:
         return conversation
 
     def _fail_at_once(self, conversation: Conversation, exchange: Exchange, is_retry: bool) -> None:
-        """A client's retry of an injected error gets the same; else a failure armed for the
-        conversation's next request fires."""
-        error = self._injected.for_retry(exchange.fingerprint) if is_retry and exchange.fingerprint else None
-        if error is not None:
-            exchange.notice = "A client's retry of a request that got an injected error: it got the same."
-            exchange.notice_code = "injected_retry"
+        """A client's retry of a failed request gets the same failure; else a failure armed for
+        the conversation's next request fires."""
+        earlier = self._failed.for_retry(exchange.fingerprint) if is_retry and exchange.fingerprint else None
+        if earlier is not None:
+            error, injected = earlier.error, earlier.injected
+            exchange.notice, exchange.notice_code = (
+                ("A client's retry of a request that got an injected error: it got the same.", "injected_retry")
+                if injected else ("A client's retry of a request the operator declined: it got the same.",
+                                  "declined_retry"))
         elif conversation.armed_failure is not None:
-            error, conversation.armed_failure = conversation.armed_failure, None
+            error, injected, conversation.armed_failure = conversation.armed_failure, True, None
             self.events.publish(ConversationChanged(conversation))
-        if error is not None:
-            self.fail(exchange.id, error.message, error.code, status=error.status, injected=True)
+        else:
+            return
+        self.fail(exchange.id, error.message, error.code, status=error.status, injected=injected)
 
     def enter_condition(self, conversation_id: str, condition: Condition) -> Conversation:
         """A thread continued from an earlier run takes its participant's condition again (the log
@@ -294,13 +298,15 @@ class Switchboard:
         exchange.error = message
         if injected:
             exchange.injected_error = "drop" if error.drops_connection else str(status or 500)
-            if exchange.fingerprint:
-                self._injected.remember(exchange.fingerprint, error)
+        if exchange.fingerprint and code != SHUTDOWN:
+            # A response that started early (a long wait) cannot carry the status, so the failure
+            # cuts it and the client's retry must find the status here.
+            self._failed.remember(exchange.fingerprint, error, injected)
         exchange.reply.fail(error)
         self._close(exchange, ExchangeState.FAILED)
         return exchange
 
-    def fail_all_open(self, message: str, code: str = "server_shutdown") -> int:
+    def fail_all_open(self, message: str, code: str = SHUTDOWN) -> int:
         """Finish every open exchange with an error (the server is going away). Returns how many."""
         open_ids = [exchange.id for exchange in self.exchanges.values() if exchange.state.open]
         for exchange_id in open_ids:
