@@ -23,8 +23,8 @@ from human_chat_completions.core.exchange import (
     ExchangeState,
     Mode,
 )
+from human_chat_completions.core.failures_for_retry import RETRY_NOTICES, FailuresForRetry
 from human_chat_completions.core.first_words import FirstWords
-from human_chat_completions.core.injected import FailuresForRetry
 from human_chat_completions.core.request_cache import RequestCache
 from human_chat_completions.core.stream import SHUTDOWN, StreamError
 from human_chat_completions.core.study import Condition
@@ -145,10 +145,7 @@ class Switchboard:
         earlier = self._failed.for_retry(exchange.fingerprint) if is_retry and exchange.fingerprint else None
         if earlier is not None:
             error, injected = earlier.error, earlier.injected
-            exchange.notice, exchange.notice_code = (
-                ("A client's retry of a request that got an injected error: it got the same.", "injected_retry")
-                if injected else ("A client's retry of a request the operator declined: it got the same.",
-                                  "declined_retry"))
+            exchange.notice, exchange.notice_code = RETRY_NOTICES[injected]
         elif conversation.armed_failure is not None:
             error, injected, conversation.armed_failure = conversation.armed_failure, True, None
             self.events.publish(ConversationChanged(conversation))

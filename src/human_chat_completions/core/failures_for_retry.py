@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 from human_chat_completions.core.stream import StreamError
 
+# What the retry's record says, by whether the first failure was injected: (notice, its code).
+RETRY_NOTICES = {
+    True: ("A client's retry of a request that got an injected error: it got the same.", "injected_retry"),
+    False: ("A client's retry of a request the operator declined: it got the same.", "declined_retry"),
+}
+
 
 @dataclass(frozen=True)
 class Remembered:
     error: StreamError
-    injected: bool  # the operator chose it to study a failure (the record says so), or declined
+    injected: bool  # the operator injected it to study a failure (the record names it), or declined
     at: float
 
 
