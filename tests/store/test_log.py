@@ -9,7 +9,6 @@ import threading
 
 import httpx
 
-from human_chat_completions.api import operator as operator_api
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.store.migrations import MIGRATIONS, migrate
 from tests.api.test_conversations import ask, body
@@ -192,28 +191,3 @@ def test_the_events_feed_carries_the_same_record_as_the_operator_api(server, ope
     assert last["exchange"]["outcome"] == "done"
     assert last["exchange"] == operator.exchange(last["exchange_id"])
     assert [r["exchange"]["request"] for r in records] == [history] * len(records)
-
-
-def test_events_close_in_time_reach_the_feed_in_one_write(server, operator, monkeypatch):
-    """The feed waits a moment after an event for the next ones (10 ms in use; lengthened here so
-    that a request and the operator's answer to it fall within it, however the machine runs)."""
-    monkeypatch.setattr(operator_api, "FEED_GATHER_SECONDS", 3.0)
-    host, port = server.base.removeprefix("http://").split(":")
-    received = bytearray()
-    connected = threading.Event()
-
-    def read() -> None:
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"GET /operator/api/events HTTP/1.1\r\nhost: x\r\n"
-                         b"authorization: Bearer test-operator-token\r\n\r\n")
-            while b"exchange.closed" not in received:
-                received.extend(sock.recv(65536))
-                connected.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    assert connected.wait(10)
-    ask(server, operator, body(("user", "gather me")), "gathered")  # the operator answers it
-    reader.join(10)
-    [together] = [chunk for chunk in http_chunks(bytes(received)) if b"exchange.opened" in chunk]
-    assert b"exchange.closed" in together  # the request and its answer: one write, one wake-up

@@ -331,9 +331,6 @@ class EventEncoder:
 
 
 FEED_BATCH = 64  # events in one write of the feed, at most
-# What comes within 10 ms (below a frame) goes in that write too: each write wakes the reader,
-# which then competes for the CPU with the auto answer still streaming (p99 down in A/B runs).
-FEED_GATHER_SECONDS = 0.01
 
 
 @router.get("/events")
@@ -354,7 +351,6 @@ async def events(request: Request) -> StreamingResponse:
                     yield ": keep-alive\n\n"
                     continue
                 # What came together goes in one write: each write wakes the reader once more.
-                await asyncio.sleep(FEED_GATHER_SECONDS)  # looked up here: tests lengthen it
                 batch = [event]
                 while not queue.empty() and len(batch) < FEED_BATCH:
                     batch.append(queue.get_nowait())
