@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -217,6 +218,25 @@ def test_long_non_stream_wait_sends_headers_early(tmp_path):
             assert early.wait(10)
             operator.reply(exchange["id"], "late but parsed")
             assert future.result(10).output_text == "late but parsed"
+        operator.close()
+
+
+def test_a_decline_after_a_long_wait_is_a_failed_response(tmp_path):
+    """The Responses API can say in its answer that it failed, so once the 200 went out, an
+    operator's decline arrives as a failed response with the operator's words, not a cut."""
+    from human_chat_completions.config import Settings
+
+    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
+    with RunningServer(tmp_path / "data", settings) as running, client(running) as api:
+        operator = Operator(running.base)
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(api.responses.create, model="m", input="decline me")
+            [exchange] = operator.wait_for(1)
+            time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
+            operator.fail(exchange["id"], message="Not today.").raise_for_status()
+            response = future.result(10)
+        assert response.status == "failed" and response.error is not None
+        assert response.error.message == "Not today."
         operator.close()
 
 

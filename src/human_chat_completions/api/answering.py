@@ -34,10 +34,12 @@ async def answer(
     events: Callable[[], AsyncIterator[str]] | None,
     final: Callable[[], Body],
     error_body: Callable[[StreamError], Body],
+    fails_in_body: bool = False,
 ) -> Response:
     """`events` makes the stream body (None: the client wants one JSON body); `final` is the
-    finished answer (or the API's own way to say the reply failed); `error_body` an error in
-    the API's shape, sent with the failure's status."""
+    finished answer (with `fails_in_body`, also the API's own way to say the reply failed, once
+    a long wait has sent the 200); `error_body` an error in the API's shape, sent with the
+    failure's status."""
     switchboard: Switchboard = request.app.state.switchboard
     refused = _refused_at_once(exchange, error_body)
     if refused is not None:
@@ -63,7 +65,7 @@ async def answer(
         return responses.ExchangeResponse(
             events(), release, media_type="text/event-stream", headers=responses.SSE_HEADERS)
     if not await responses.closed_or_gone(request, exchange, settings.nonstream_headers_after):
-        body = late_body(switchboard, exchange, final, settings.keepalive_seconds)
+        body = late_body(switchboard, exchange, final, settings.keepalive_seconds, fails_in_body)
         return responses.ExchangeResponse(body, release, media_type="application/json")
     release()
     reply = exchange.reply
@@ -92,7 +94,7 @@ def _failure(error: StreamError, error_body: Callable[[StreamError], Body]) -> R
 
 
 async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callable[[], Body],
-                     keepalive: float) -> AsyncIterator[bytes]:
+                    keepalive: float, fails_in_body: bool = False) -> AsyncIterator[bytes]:
     """Headers and whitespace now, the answer when ready: JSON allows leading whitespace, and the
     bytes keep idle timeouts in clients and proxies away."""
     yield b"\n"
@@ -101,6 +103,6 @@ async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callabl
             await asyncio.wait_for(exchange.reply.wait_closed(), keepalive)
         except TimeoutError:
             yield b" "
-    failures.raise_if_cut_late(exchange.reply.error)
+    failures.raise_if_cut_late(exchange.reply.error, fails_in_body)
     responses.note_first_words(switchboard, exchange)
     yield json.dumps(final(), ensure_ascii=False).encode()

@@ -158,13 +158,9 @@ async def _create_message(request: Request) -> Response:
     def events() -> AsyncIterator[str]:
         return sse_body(switchboard, exchange, model, settings.keepalive_seconds)
 
-    def final() -> dict[str, Any]:
-        error = exchange.reply.error
-        return (aw.error_body(failures.status_of(error), error.message) if error is not None
-                else aw.message_object(exchange, model))
-
     return await answering.answer(request, exchange, settings,
-                                  events=events if parsed.stream else None, final=final,
+                                  events=events if parsed.stream else None,
+                                  final=lambda: aw.message_object(exchange, model),
                                   error_body=lambda error: aw.error_body(failures.status_of(error),
                                                                          error.message))
 

@@ -57,13 +57,18 @@ def raise_if_dropped(error: StreamError | None) -> None:
         raise ConnectionDropped(error.message)
 
 
-def raise_if_cut_late(error: StreamError | None) -> None:
-    """A non-stream response that started early (a long wait) can no longer change its status,
-    and the official clients read an error body under 200 as an answer without choices, which
-    breaks the participant's app. So any failure then cuts the connection: the client's retry
-    gets the status itself (the core gives a retry of a failed request the same failure at once),
-    and a client that does not retry reports a network error, not a garbled answer."""
-    if error is not None:
+def raise_if_cut_late(error: StreamError | None, fails_in_body: bool) -> None:
+    """A non-stream response that started early (a long wait) can no longer change its status.
+    Most APIs' clients read an error body under 200 as an answer (the official chat client as one
+    without choices, which breaks the participant's app), so a failure then cuts the connection:
+    the client's retry gets the status itself (the core gives a retry of a failed request the same
+    failure at once), and a client that does not retry reports a network error, not a garbled
+    answer. An API whose answer can say it failed (`fails_in_body`: the Responses API's failed
+    response) says so, but for an injected status or a cut, which the operator chose to be seen
+    as such."""
+    if error is None:
+        return
+    if not fails_in_body or error.drops_connection or error.status is not None:
         raise ConnectionDropped(error.message)
 
 

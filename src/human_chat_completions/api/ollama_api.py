@@ -232,11 +232,10 @@ async def _non_stream(
     release: Callable[[], None], settings: Settings,
 ) -> Response:
     if not await responses.closed_or_gone(request, exchange, HEADERS_WITHIN):
-        def final() -> dict[str, Any]:
-            error = exchange.reply.error
-            return {"error": error.message} if error else complete_object(exchange, model)
-
-        body = answering.late_body(switchboard, exchange, final, settings.keepalive_seconds)
+        # A failure by then cuts the connection (late_body): Ollama's clients meet an error
+        # body in a 200 as a broken response.
+        body = answering.late_body(switchboard, exchange, lambda: complete_object(exchange, model),
+                                   settings.keepalive_seconds)
         return responses.ExchangeResponse(body, release, media_type="application/json")
     release()
     reply = exchange.reply

@@ -345,7 +345,7 @@ async def create_response(request: Request) -> Response:
     return await answering.answer(
         request, exchange, settings, events=events if parsed.stream else None,
         final=lambda: response_object(exchange, model, final_status(exchange)),
-        error_body=responses.stream_error)
+        error_body=responses.stream_error, fails_in_body=True)
 
 
 for _path in RESPONSES_PATHS:
