@@ -4,7 +4,11 @@ error type, `retry-after`, a cut connection; a client's own retries meet the sam
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import openai
@@ -191,56 +195,56 @@ def test_an_armed_drop_cuts_the_next_request_and_can_be_disarmed(server, operato
     assert operator.http.post("/conversations/conv_nope/fail-next", json={}).status_code == 404
 
 
+@dataclass
+class LongWait:
+    running: RunningServer
+    operator: Operator
+    exchange: dict
+    answer: Future  # the official client's non-stream call, still waiting
+
+
+@contextmanager
+def waiting_past_the_headers(tmp_path: Path, retries: int) -> Iterator[LongWait]:
+    """A non-stream request by the official client that waited long enough for its 200 to have
+    gone out (nonstream_headers_after): whatever happens now can no longer change its status."""
+    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
+    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool, \
+            closing(Operator(running.base)) as operator, client(running, retries=retries) as api:
+        answer = pool.submit(api.chat.completions.create, model="m", messages=ASK)
+        [exchange] = operator.wait_for(1)
+        time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
+        yield LongWait(running, operator, exchange, answer)
+
+
 def test_an_injected_error_after_a_long_wait_reaches_the_client_through_its_retry(tmp_path):
     """The response started early (headers went out while the operator thought), so its status
     is fixed: the connection is cut, and the client's retry gets the real 429."""
-    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
-    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
-        operator = Operator(running.base)
-        with client(running, retries=1) as api:
-            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
-            [exchange] = operator.wait_for(1)
-            time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
-            operator.fail(exchange["id"], status=429).raise_for_status()
-            with pytest.raises(openai.RateLimitError):
-                future.result(timeout=10)
-        assert [r["injected_error"] for r in operator.exchanges("failed")] == ["429", "429"]
-        operator.close()
+    with waiting_past_the_headers(tmp_path, retries=1) as wait:
+        wait.operator.fail(wait.exchange["id"], status=429).raise_for_status()
+        with pytest.raises(openai.RateLimitError):
+            wait.answer.result(timeout=10)
+        assert [r["injected_error"] for r in wait.operator.exchanges("failed")] == ["429", "429"]
 
 
 def test_a_decline_after_a_long_wait_reaches_the_client_as_the_502_not_an_empty_answer(tmp_path):
     """The operator declines (no injected status) after the 200 went out: an error body under
     that 200 would parse as an answer without choices. The connection is cut instead, and the
     client's retry gets the 502 at once, without the operator declining it again."""
-    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
-    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
-        operator = Operator(running.base)
-        with client(running, retries=2) as api:
-            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
-            [exchange] = operator.wait_for(1)
-            time.sleep(0.3)  # past nonstream_headers_after: the 200 has gone out
-            operator.fail(exchange["id"], message="Not today.").raise_for_status()
-            with pytest.raises(openai.InternalServerError) as raised:
-                future.result(timeout=10)
+    with waiting_past_the_headers(tmp_path, retries=2) as wait:
+        wait.operator.fail(wait.exchange["id"], message="Not today.").raise_for_status()
+        with pytest.raises(openai.InternalServerError) as raised:
+            wait.answer.result(timeout=10)
         assert raised.value.status_code == 502 and "Not today." in raised.value.message
-        failed = operator.exchanges("failed")
+        failed = wait.operator.exchanges("failed")
         assert [r["notice_code"] for r in failed] == [None, "declined_retry"]  # 502 says: no more
         assert [r["injected_error"] for r in failed] == [None, None]  # nobody injected it
-        assert operator.exchanges("waiting") == []
-        operator.close()
+        assert wait.operator.exchanges("waiting") == []
 
 
 def test_a_shutdown_during_a_long_wait_is_a_network_error_for_the_client(tmp_path):
     """The server going away after the 200 went out: the client is told by a cut connection,
     never by a body it would read as an answer."""
-    settings = Settings(nonstream_headers_after=0.1, keepalive_seconds=0.1)
-    with RunningServer(tmp_path / "data", settings) as running, ThreadPoolExecutor(1) as pool:
-        operator = Operator(running.base)
-        with client(running) as api:
-            future = pool.submit(api.chat.completions.create, model="m", messages=ASK)
-            operator.wait_for(1)
-            time.sleep(0.3)
-            running.on_loop(lambda: running.runtime.switchboard.fail_all_open("going away"))
-            with pytest.raises(openai.APIConnectionError):
-                future.result(timeout=10)
-        operator.close()
+    with waiting_past_the_headers(tmp_path, retries=0) as wait:
+        wait.running.on_loop(lambda: wait.running.runtime.switchboard.fail_all_open("going away"))
+        with pytest.raises(openai.APIConnectionError):
+            wait.answer.result(timeout=10)
