@@ -248,3 +248,23 @@ def test_a_shutdown_during_a_long_wait_is_a_network_error_for_the_client(tmp_pat
         wait.running.on_loop(lambda: wait.running.runtime.switchboard.fail_all_open("going away"))
         with pytest.raises(openai.APIConnectionError):
             wait.answer.result(timeout=10)
+
+
+def test_a_remembered_decline_meets_only_its_own_clients_retry(server, operator):
+    """A decline is kept for the retry of the same request by the same key: another
+    participant's key sending the very same body, even marked as a retry, reaches the operator."""
+    retry = {"x-stainless-retry-count": "1"}
+    with httpx.Client(base_url=server.base, timeout=10) as http, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(http.post, "/v1/chat/completions", json={"model": "m", "messages": ASK},
+                            headers={"Authorization": "Bearer sk-ann"})
+        [exchange] = operator.wait_for(1)
+        operator.fail(exchange["id"], message="Not today.").raise_for_status()
+        assert first.result(10).status_code == 502
+        again = http.post("/v1/chat/completions", json={"model": "m", "messages": ASK},
+                          headers={"Authorization": "Bearer sk-ann", **retry})
+        assert again.status_code == 502 and again.json()["error"]["message"] == "Not today."
+        other = pool.submit(http.post, "/v1/chat/completions", json={"model": "m", "messages": ASK},
+                            headers={"Authorization": "Bearer sk-ben", **retry})
+        [waiting] = operator.wait_for(1, outcome="waiting")
+        operator.reply(waiting["id"], "Hello, Ben.").raise_for_status()
+        assert other.result(10).json()["choices"][0]["message"]["content"] == "Hello, Ben."
