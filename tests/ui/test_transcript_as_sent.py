@@ -39,8 +39,8 @@ def visible(page: Page, text: str) -> bool:
 class Asker:
     """A participant's app that sends a whole history and waits for the answer. What it got, or
     the error it got, is kept for the test: a test that ends the wait itself (a 503, or a cut
-    connection once the 200 went out) must not
-    leave an exception escaping a thread, which pytest reports as a failure of whatever runs."""
+    connection once the 200 went out) must not leave an exception escaping a thread, which
+    pytest reports as a failure of whatever runs."""
 
     def __init__(self, base: str, user: str, messages: list[dict]) -> None:
         self.answer: str | None = None
