@@ -79,11 +79,23 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+            _dump_stacks_and_kill(process)
     for stream in (process.stdout, process.stderr):
         if stream is not None and not stream.closed:
             stream.close()
+
+
+def _dump_stacks_and_kill(process: subprocess.Popen) -> None:
+    """A hung app: SIGABRT makes its faulthandler (PYTHONFAULTHANDLER, set by start_hcc) print every
+    thread's stack to its output, which the failing test then shows; then it is gone for sure."""
+    process.send_signal(signal.SIGABRT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+    if process.stdout is not None and not process.stdout.closed:
+        print("the app did not exit; its last output:\n" + process.stdout.read()[-20000:])
 
 
 def _free_display() -> int:
@@ -164,7 +176,7 @@ def start_hcc(tmp_path: Path, env: dict[str, str], port: int | None = None,
     if port is not None:
         (config / "settings.json").write_text(f'{{"port": {port}}}')
     full_env = {**os.environ, "HCC_CONFIG_DIR": str(config), "HCC_DATA_DIR": str(tmp_path / "data"),
-                "HCC_LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1", **env}
+                "HCC_LOG_DIR": str(tmp_path / "logs"), "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", **env}
     full_env.pop("PYSTRAY_BACKEND", None)
     full_env.pop("HCC_NO_TRAY", None)
     return subprocess.Popen([sys.executable, "-m", "human_chat_completions", *args], env=full_env,

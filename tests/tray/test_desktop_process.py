@@ -4,6 +4,7 @@ the single-instance and port-in-use cases."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -176,3 +177,52 @@ def test_hcc_serve_stays_headless_even_with_a_display(tmp_path: Path):
     finally:
         stop_process(process)
     assert "pystray" not in output and "Xlib" not in output
+
+
+# Quit lands after pystray's setup began to show the icon and before the icon's loop showed it: the
+# loop ends first (the test forces that order; in CI a SIGTERM once hit it by chance).
+QUIT_WHILE_SHOWING = """
+import threading, pystray
+from human_chat_completions.config import Settings
+from human_chat_completions.tray.app import TrayApp
+from human_chat_completions.tray.controller import ServerController
+
+controller = ServerController(Settings(), data_path=sys_argv_data)
+controller.launch()
+tray = TrayApp(controller, pystray)
+icon, loop_ended, quit_sent = tray.icon, threading.Event(), threading.Event()
+run_loop, send = icon._mainloop, icon._send_message
+
+def mainloop():
+    run_loop()
+    loop_ended.set()
+
+def send_after_quit(*args):  # the first message from another thread is setup's "show the icon"
+    if threading.current_thread() is not threading.main_thread() and not quit_sent.is_set():
+        quit_sent.set()
+        tray.quit()
+        loop_ended.wait(10)
+    send(*args)
+
+icon._mainloop, icon._send_message = mainloop, send_after_quit
+tray.run()
+controller.shutdown()
+print("run returned", loop_ended.is_set(), flush=True)
+"""
+
+
+@needs_x
+def test_a_quit_while_the_icon_is_being_shown_still_ends_the_process(tmp_path: Path, x_display: str):
+    script = QUIT_WHILE_SHOWING.replace("sys_argv_data", repr(str(tmp_path / "data")))
+    env = {**os.environ, "DISPLAY": x_display, "PYTHONFAULTHANDLER": "1"}
+    env.pop("PYSTRAY_BACKEND", None)
+    app = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = app.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        app.send_signal(signal.SIGABRT)  # its faulthandler prints where each thread waits
+        output, _ = app.communicate(timeout=30)
+        raise AssertionError("the process did not end after Quit:\n" + output) from None
+    assert "run returned True" in output, output
+    assert app.returncode == 0, output

@@ -263,14 +263,20 @@ class TrayApp:
         )
 
     def _setup(self, icon) -> None:
+        # pystray calls this on a thread the process waits for at exit, and showing the icon waits
+        # for the icon's loop to do it: a Quit just before ends that loop, the wait never ends, and
+        # neither would the process. So the icon is shown from a thread the exit does not wait for.
+        self._refresher = threading.Thread(target=self._show_and_refresh, args=(icon,),
+                                           name="tray-refresh", daemon=True)
+        self._refresher.start()
+
+    def _show_and_refresh(self, icon) -> None:
         if self._closing:  # Quit came while the icon was starting
             icon.stop()
             return
         icon.visible = True
-        self._refresher = threading.Thread(target=self._refresh_loop, name="tray-refresh",
-                                           daemon=True)
-        self._refresher.start()
         self._dirty.set()
+        self._refresh_loop()
 
     def run(self) -> None:
         """Blocks (on the main thread) until Quit."""
