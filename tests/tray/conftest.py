@@ -73,7 +73,7 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Rec
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     """End a process this test started, by its PID. The wait is long, to tell slow (2 busy cores)
     from hung: a hung one prints its threads' stacks, is killed, and its test fails on the exit
-    code. Twice such a hang was the tray's own bug (tests/tray/test_desktop_process.py, the end)."""
+    code. The one such hang seen in CI was the tray's own bug (test_desktop_process.py, its end)."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
