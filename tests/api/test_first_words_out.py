@@ -13,6 +13,7 @@ import openai
 
 from human_chat_completions.api import responses
 from human_chat_completions.core import Mode, Switchboard
+from human_chat_completions.store.log import ExchangeLog
 from tests.support import Operator, RunningServer, http_chunks
 
 
@@ -29,6 +30,32 @@ def test_the_cpu_is_given_away_once_after_the_turn_that_writes_the_first_words(m
         responses.note_first_words(switchboard, exchange)  # later pieces: nothing more
         await asyncio.sleep(0)
         assert given == [exchange.first_byte_at] and exchange.first_byte_at is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_sent_reply_s_first_byte_is_written_to_the_log_only_after_the_byte(tmp_path, monkeypatch):
+    """An operator's Send finishes the exchange before its first byte goes out, and the log writes
+    a finished exchange's change at once: the first byte's time is noted in time, but its event
+    (and that write) follows the byte and the CPU given away, not in front of them."""
+    order: list[str] = []
+
+    async def scenario() -> None:
+        switchboard = Switchboard(default_mode=Mode.HUMAN)
+        exchange_log = ExchangeLog(tmp_path / "log.sqlite3")
+        switchboard.events.listen(exchange_log.on_event)
+        exchange = switchboard.open({"messages": [{"role": "user", "content": "hi"}]}, stream=True)
+        switchboard.reply(exchange.id, "Hello", done=True)
+        await asyncio.sleep(0.05)  # every earlier write is done
+        exchange_log._db.set_trace_callback(lambda sql: order.append(sql.split()[0]))
+        monkeypatch.setattr(responses, "_GIVE_WAY", lambda: order.append("give way"))
+        responses.note_first_words(switchboard, exchange)
+        assert exchange.first_byte_at is not None and order == []  # the byte is written now
+        await asyncio.sleep(0)
+        assert order[0] == "give way" and "UPDATE" in order
+        [(written,)] = exchange_log.db.execute("SELECT first_byte_at FROM exchanges")
+        assert written is not None
+        exchange_log.close()
 
     asyncio.run(scenario())
 

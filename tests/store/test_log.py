@@ -40,8 +40,11 @@ def test_request_is_logged_on_arrival_before_any_answer(server, operator):
         assert "secret" not in row["api_key_masked"] and row["api_key_masked"].endswith("-key")
         operator.reply(exchange["id"], "now answered")
         thread.join(10)
-    [row] = rows(server.data_dir / "exchanges.sqlite3")
+    [row] = rows(server.data_dir / "exchanges.sqlite3")  # the whole answer is in before its client has it
     assert row["state"] == "done" and row["reply"] == "now answered" and row["author"] == "human"
+    # The first byte's time is noted as the body goes out, and written with the next batch.
+    [row] = wait_until(lambda: [r for r in rows(server.data_dir / "exchanges.sqlite3") if r["first_byte_at"]],
+                       timeout=5)
     # Non-stream: the operator finishes, then the body goes out.
     assert row["received_at"] <= row["done_at"] <= row["first_byte_at"]
     assert row["finish_reason"] == "stop"

@@ -50,9 +50,9 @@ def note_first_words(switchboard: Switchboard, exchange: Exchange) -> None:
     first words (the next chunks, the exchange's bookkeeping), so a client on the same machine
     read them that much later; yielding once lets it read them at once."""
     if exchange.first_byte_at is None:
-        switchboard.note_first_byte(exchange)
-        if _GIVE_WAY is not None:
+        if _GIVE_WAY is not None:  # before the first byte's event, which the log may write at once
             asyncio.get_running_loop().call_soon(_GIVE_WAY)
+        switchboard.note_first_byte(exchange)
 
 
 def completion_id(exchange: Exchange) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -215,8 +216,15 @@ class Switchboard:
         return exchange
 
     def note_first_byte(self, exchange: Exchange) -> None:
-        if exchange.first_byte_at is None:
-            exchange.first_byte_at = time.time()
+        """The reply's first byte is being written: its time is noted now, and the event follows
+        in the loop's next turn, after the byte. The log writes a finished exchange's change at
+        once, and an operator's Send finishes it before its first byte: that write was in front."""
+        if exchange.first_byte_at is not None:
+            return
+        exchange.first_byte_at = time.time()
+        try:
+            asyncio.get_running_loop().call_soon(self.events.publish, ExchangeChanged(exchange))
+        except RuntimeError:  # no loop: nothing is being written after it
             self.events.publish(ExchangeChanged(exchange))
 
     # -- replies --------------------------------------------------------------------------------
