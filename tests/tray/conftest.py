@@ -4,10 +4,12 @@ real X server + D-Bus session + dunst notification daemon for process tests."""
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import webbrowser
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,7 +97,19 @@ def _dump_stacks_and_kill(process: subprocess.Popen) -> None:
         process.kill()
         process.wait(10)
     if process.stdout is not None and not process.stdout.closed:
-        print("the app did not exit; its last output:\n" + process.stdout.read()[-20000:])
+        print("the app did not exit; its last output:\n" + _output_there(process.stdout)[-20000:])
+
+
+def _output_there(stream, seconds: float = 5) -> str:
+    """What the pipe holds, without waiting for its end: a child the app started may keep it open."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0 and select.select([stream], [], [], left)[0]:
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def _free_display() -> int:
