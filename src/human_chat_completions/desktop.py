@@ -110,18 +110,11 @@ def run_desktop(open_window: bool | None = None) -> int:
 
 
 def _on_signals(callback) -> None:
-    """Ctrl+C / SIGTERM quit like the menu's Quit. Python runs the handler on the main thread, which
-    is the tray icon's loop, between any two steps, even inside python-xlib while it holds its
-    display lock; Quit's own X calls would then wait for that lock forever. So Quit runs on a thread
-    of its own."""
-
-    def quit_on_signal(signum: int) -> None:
-        log.info("signal %d: quitting", signum)
-        callback()
+    """Ctrl+C / SIGTERM quit like the menu's Quit (handlers run on the main thread)."""
 
     def handler(signum, _frame) -> None:
-        threading.Thread(target=quit_on_signal, args=(signum,), name="quit-on-signal",
-                         daemon=True).start()
+        log.info("signal %d: quitting", signum)
+        callback()
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
