@@ -81,13 +81,13 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
-            _dump_stacks_and_kill(process)
+            dump_stacks_and_kill(process)
     for stream in (process.stdout, process.stderr):
         if stream is not None and not stream.closed:
             stream.close()
 
 
-def _dump_stacks_and_kill(process: subprocess.Popen) -> None:
+def dump_stacks_and_kill(process: subprocess.Popen) -> None:
     """A hung app: SIGABRT makes its faulthandler (PYTHONFAULTHANDLER, set by start_hcc) print every
     thread's stack to its output, which the failing test then shows; then it is gone for sure."""
     process.send_signal(signal.SIGABRT)

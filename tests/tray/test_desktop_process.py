@@ -4,7 +4,6 @@ the single-instance and port-in-use cases."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 from tests.support import OPERATOR_TOKEN, Operator, free_port, wait_until
 from tests.tray.conftest import (
     DesktopSession,
+    dump_stacks_and_kill,
     needs_desktop_session,
     needs_x,
     read_log,
@@ -221,9 +221,8 @@ def run_tray_script(script: str, tmp_path: Path, x_display: str) -> None:
     try:
         output, _ = app.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        app.send_signal(signal.SIGABRT)  # its faulthandler prints where each thread waits
-        output, _ = app.communicate(timeout=30)
-        raise AssertionError("the process did not end after Quit:\n" + output) from None
+        dump_stacks_and_kill(app)  # prints where each thread waits
+        raise AssertionError("the process did not end after Quit") from None
     assert "run returned True" in output, output
     assert app.returncode == 0, output
 
