@@ -11,10 +11,12 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from anyio import to_thread
 from typer.testing import CliRunner
 
 from human_chat_completions import operators
 from human_chat_completions.cli import app
+from tests.api.conftest import in_process
 from tests.support import Operator, RunningServer, wait_until
 
 runner = CliRunner()
@@ -134,6 +136,30 @@ def test_a_wrong_or_removed_named_token_is_refused(server, named):
     hcc("operators", "remove", "Bob")
     assert named["Bob"].http.get("/exchanges").status_code == 401  # at once, no restart
     assert named["Alice"].http.get("/exchanges").status_code == 200
+
+
+
+def test_the_main_token_needs_no_worker_thread(tmp_path, operator_headers):
+    """The window's and the scripts' calls (the main token) are checked on the event loop: a plain
+    dependency would wait for one of the worker threads, in front of every Send, and behind
+    whatever else holds them. Here the one worker thread left is held while the call is made."""
+    with in_process(tmp_path / "data") as client:
+        release = threading.Event()
+
+        async def hold_the_only_worker() -> None:
+            to_thread.current_default_thread_limiter().total_tokens = 1
+            await to_thread.run_sync(release.wait)
+
+        client.portal.start_task_soon(hold_the_only_worker)
+        answered: list[int] = []
+        call = threading.Thread(target=lambda: answered.append(
+            client.get("/operator/api/exchanges", headers=operator_headers).status_code))
+        call.start()
+        call.join(10)
+        while_held = list(answered)
+        release.set()
+        call.join(10)
+        assert while_held == [200]
 
 
 # -- hcc operators, and the file it keeps --------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from human_chat_completions import operators
 from human_chat_completions.api.errors import APIError
@@ -34,10 +35,13 @@ from human_chat_completions.token_guard import TokenGuard
 log = logging.getLogger(__name__)
 
 
-def require_operator(request: Request) -> None:
+async def require_operator(request: Request) -> None:
     """The main operator token or a named operator's (`hcc operators add`), with wrong guesses from
     one address slowed down (429 while it waits). `request.state.operator_name` is the operator's name,
-    None for the main token."""
+    None for the main token.
+
+    Async, and only a named operator's token is looked up on a worker thread (it reads and hashes):
+    FastAPI runs a plain function on one, a thread hop in front of every operator call."""
     guard: TokenGuard = request.app.state.token_guard
     address = request.client.host if request.client else ""
     wait = guard.wait_seconds(address)
@@ -51,7 +55,7 @@ def require_operator(request: Request) -> None:
     expected: str = request.app.state.operator_token
     token = bearer_token(request)
     main = hmac.compare_digest(token.encode(), expected.encode())
-    name = None if main else operators.name_for_token(token)
+    name = None if main else await run_in_threadpool(operators.name_for_token, token)
     request.state.operator_name = name
     if not main and name is None:
         guard.failed(address)
