@@ -270,6 +270,13 @@ def report(title: str, results: Results) -> dict[str, dict[str, float]]:
     return summary
 
 
+def root_cause(error: BaseException) -> str:
+    """The innermost exception under `error` (a socket's errno says who ended a connection)."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return f"{type(error).__name__}: {error!r}"
+
+
 async def load_target(url: str, clients: int, seconds: float) -> dict[str, Any]:
     """`clients` streaming clients on one loop calling `url` back to back for `seconds`."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -295,7 +302,8 @@ async def load_target(url: str, clients: int, seconds: float) -> dict[str, Any]:
                         tokens[0] += chunk.choices[0].delta.content.count("word")
                         first = first or time.perf_counter()
             except openai.APIError as error:
-                errors.append(f"{type(error).__name__}: {error} ({type(error.__cause__).__name__})")
+                errors.append(f"{type(error).__name__}: {error} ({root_cause(error)}) "
+                              f"{time.monotonic() - (stop - seconds):.1f} s into the turn")
                 continue
             if first is None:
                 errors.append("no content")
@@ -339,7 +347,7 @@ def load(targets: dict[str, str], processes: dict[str, subprocess.Popen], client
     rows: dict[str, dict[str, Any]] = {}
     for name, row in totals.items():
         if row["errors"]:
-            print(f"  {name}: {len(row['errors'])} failed calls, e.g. {row['errors'][0]}")
+            print(f"  {name}: {len(row['errors'])} failed calls: " + "; ".join(row["errors"][:3]))
         rows[name] = {"requests_s": row["calls"] / row["seconds"], "tokens_s": row["tokens"] / row["seconds"],
                       "errors": len(row["errors"]),
                       "cpu_ms_per_1k_tokens": 1e6 * row["cpu"] / max(1, row["tokens"]) if name in watched
