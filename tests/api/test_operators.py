@@ -138,26 +138,32 @@ def test_a_wrong_or_removed_named_token_is_refused(server, named):
     assert named["Alice"].http.get("/exchanges").status_code == 200
 
 
-
 def test_the_main_token_needs_no_worker_thread(tmp_path, operator_headers):
-    """The window's and the scripts' calls (the main token) are checked on the event loop: a plain
-    dependency would wait for one of the worker threads, in front of every Send, and behind
-    whatever else holds them. Here the one worker thread left is held while the call is made."""
+    """Calls with the main token (scripts, the benchmark's operator) are checked on the event
+    loop: a plain dependency would wait for one of the worker threads, in front of every Send, and
+    behind whatever else holds them. Here the one worker thread left is held while the call is made."""
     with in_process(tmp_path / "data") as client:
-        release = threading.Event()
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            held.set()
+            release.wait(30)
 
         async def hold_the_only_worker() -> None:
             to_thread.current_default_thread_limiter().total_tokens = 1
-            await to_thread.run_sync(release.wait)
+            await to_thread.run_sync(hold)
 
-        client.portal.start_task_soon(hold_the_only_worker)
         answered: list[int] = []
         call = threading.Thread(target=lambda: answered.append(
             client.get("/operator/api/exchanges", headers=operator_headers).status_code))
-        call.start()
-        call.join(10)
-        while_held = list(answered)
-        release.set()
+        client.portal.start_task_soon(hold_the_only_worker)
+        try:
+            assert held.wait(10)
+            call.start()
+            call.join(10)
+            while_held = list(answered)
+        finally:
+            release.set()
         call.join(10)
         assert while_held == [200]
 
