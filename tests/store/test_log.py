@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sqlite3
@@ -9,10 +10,12 @@ import threading
 
 import httpx
 
+from human_chat_completions.config import Settings
+from human_chat_completions.server import build_runtime, make_server
 from human_chat_completions.store.log import ExchangeLog
 from human_chat_completions.store.migrations import MIGRATIONS, migrate
 from tests.api.test_conversations import ask, body
-from tests.support import Operator, RunningServer, http_chunks, wait_until
+from tests.support import OPERATOR_TOKEN, Operator, RunningServer, http_chunks, wait_until
 
 
 def rows(path) -> list[dict]:
@@ -194,3 +197,24 @@ def test_the_events_feed_carries_the_same_record_as_the_operator_api(server, ope
     assert last["exchange"]["outcome"] == "done"
     assert last["exchange"] == operator.exchange(last["exchange_id"])
     assert [r["exchange"]["request"] for r in records] == [history] * len(records)
+
+
+async def test_a_request_the_operator_api_shows_is_in_the_file(tmp_path):
+    """The log writes a request for a person two loop turns after it opens; the operator API's
+    answers come on the loop, so they could come sooner. Whatever it shows is written first:
+    here the listing and the exchange are asked for before the loop turns again."""
+    runtime = build_runtime(Settings(), tmp_path / "data", OPERATOR_TOKEN)
+    app = make_server(runtime, "127.0.0.1", 8000, with_ui=False).config.app
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+            asked = asyncio.create_task(http.post("/v1/chat/completions", json=body(("user", "seen"))))
+            while not runtime.switchboard.waiting():
+                await asyncio.sleep(0)
+            [listed] = (await http.get("/operator/api/exchanges", headers=headers)).json()
+            assert [row["id"] for row in rows(tmp_path / "data" / "exchanges.sqlite3")] == [listed["id"]]
+            runtime.switchboard.reply(listed["id"], "answered", done=True)
+            await asked
+    finally:
+        runtime.close()

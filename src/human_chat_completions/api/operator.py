@@ -125,6 +125,15 @@ def switchboard_of(request: Request) -> Switchboard:
     return request.app.state.switchboard
 
 
+def logged_first(request: Request) -> None:
+    """Write what the log still holds before the operator API shows it. A request for a person is
+    written two loop turns after it opens (`ExchangeLog._soon`), and a call answered on the loop can
+    come sooner: an operator who sees a request can count on it being in the file."""
+    exchange_log = getattr(request.app.state, "exchange_log", None)
+    if exchange_log is not None:
+        exchange_log.flush()
+
+
 def exchange_of(switchboard: Switchboard, exchange_id: str) -> Exchange:
     try:
         return switchboard.get(exchange_id)
@@ -144,6 +153,7 @@ async def list_exchanges(request: Request, outcome: str | None = None,
     """Exchanges of this run, oldest first; `outcome` filters (comma-separated outcomes allowed;
     `state` is its older name)."""
     switchboard = switchboard_of(request)
+    logged_first(request)
     asked = outcome or state
     wanted = {part.strip() for part in asked.split(",")} if asked else None
     return [
@@ -156,6 +166,7 @@ async def list_exchanges(request: Request, outcome: str | None = None,
 @router.get("/exchanges/{exchange_id}", response_model=None, responses=_RECORD)
 async def get_exchange(request: Request, exchange_id: str) -> dict[str, Any]:
     switchboard = switchboard_of(request)
+    logged_first(request)
     return exchange_json(exchange_of(switchboard, exchange_id), switchboard)
 
 
@@ -358,6 +369,8 @@ async def events(request: Request) -> StreamingResponse:
                 batch = [event]
                 while not queue.empty() and len(batch) < FEED_BATCH:
                     batch.append(queue.get_nowait())
+                if any(isinstance(e, ExchangeOpened) and e.exchange.mode is not Mode.AUTO for e in batch):
+                    logged_first(request)  # an auto answer's row waits on purpose: its first words go first
                 yield encode.batch(batch)
 
     return StreamingResponse(feed(), media_type="text/event-stream",
