@@ -82,7 +82,7 @@ def run_desktop(open_window: bool | None = None) -> int:
     def quit_app() -> None:  # Ctrl+C / SIGTERM, at any point from here on
         quitting.set()
         if tray is not None:
-            tray.quit()
+            tray.quit_on_signal()
 
     _on_signals(quit_app)
     controller.launch()

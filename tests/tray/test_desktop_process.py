@@ -230,3 +230,43 @@ def run_tray_script(script: str, tmp_path: Path, x_display: str) -> None:
 @needs_x
 def test_a_quit_while_the_icon_is_being_shown_still_ends_the_process(tmp_path: Path, x_display: str):
     run_tray_script(QUIT_WHILE_SHOWING, tmp_path, x_display)
+
+
+# SIGTERM lands while the icon's loop (the main thread) is inside python-xlib holding its display
+# lock: the script takes that lock and signals itself as the loop begins to show the icon. Quit's
+# X calls made inside the handler would wait for the lock on the very thread that holds it.
+SIGNAL_WHILE_X_IS_BUSY = """
+import functools, os, signal, threading
+import pystray
+from pystray import _xorg
+from human_chat_completions.config import Settings
+from human_chat_completions.desktop import _on_signals
+from human_chat_completions.tray.app import TrayApp
+from human_chat_completions.tray.controller import ServerController
+
+show, signalled = _xorg.Icon._show, threading.Event()
+
+@functools.wraps(show)  # pystray finds the method to run on its loop by this name
+def show_holding_the_lock(icon):
+    if threading.current_thread() is threading.main_thread() and not signalled.is_set():
+        signalled.set()
+        with icon._display.display.send_recv_lock:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100):  # the handler runs at one of these steps
+                pass
+    show(icon)
+
+_xorg.Icon._show = show_holding_the_lock
+controller = ServerController(Settings(), data_path=sys_argv_data)
+controller.launch()
+tray = TrayApp(controller, pystray)
+_on_signals(tray.quit_on_signal)
+tray.run()
+controller.shutdown()
+print("run returned", signalled.is_set(), flush=True)
+"""
+
+
+@needs_x
+def test_a_signal_while_the_icon_loop_is_inside_xlib_still_quits(tmp_path: Path, x_display: str):
+    run_tray_script(SIGNAL_WHILE_X_IS_BUSY, tmp_path, x_display)

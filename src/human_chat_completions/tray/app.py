@@ -7,6 +7,7 @@ import concurrent.futures
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -207,6 +208,27 @@ class TrayApp:
         future = self.controller.submit(self.controller._stop())
         self.icon.stop()
         return future
+
+    def quit_on_signal(self) -> None:
+        """Quit from a signal handler. Python runs it on the main thread, the icon's X11 loop,
+        between any two steps, also inside python-xlib while it holds its display lock; Quit's X
+        calls would then wait for that lock forever, on the thread that holds it. Quitting from
+        another thread is no way out: python-xlib can then lose the event that ends the loop. So
+        while the lock is held the loop gets a moment to leave python-xlib and is signalled again."""
+        if not self._inside_xlib():
+            self.quit()
+            return
+        main = threading.main_thread().ident
+        assert main is not None
+        again = threading.Timer(0.05, signal.pthread_kill, (main, signal.SIGTERM))
+        again.daemon = True
+        again.start()
+
+    def _inside_xlib(self) -> bool:
+        """Whether python-xlib holds its display lock at this moment (X11 only; never elsewhere)."""
+        display = getattr(getattr(self.icon, "_display", None), "display", None)
+        lock = getattr(display, "send_recv_lock", None)
+        return bool(lock is not None and lock.locked())
 
     # -- pystray --------------------------------------------------------------------------------
 
