@@ -218,3 +218,56 @@ async def test_a_request_the_operator_api_shows_is_in_the_file(tmp_path):
             await asked
     finally:
         runtime.close()
+
+
+async def test_a_request_the_event_feed_shows_is_in_the_file(tmp_path):
+    """The same for the operator's live feed: the file is read inside the feed's own write, the
+    moment it tells a window that a request for a person came. The feed is still busy writing when
+    the request opens (held in its first write), so it finds the event at once, without the wait
+    a feed that sleeps on its queue would have."""
+    runtime = build_runtime(Settings(), tmp_path / "data", OPERATOR_TOKEN)
+    app = make_server(runtime, "127.0.0.1", 8000, with_ui=False).config.app
+    shown: list[tuple[str, list[str]]] = []  # (exchange id the feed named, ids in the file then)
+    connected, written, disconnect = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict:
+        if requests:
+            return requests.pop()
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        text = message.get("body", b"").decode()
+        if text.startswith(": connected"):
+            connected.set()
+            await written.wait()
+        if "event: exchange.opened" in text:
+            opened = json.loads(text.split("event: exchange.opened\ndata: ")[1].split("\n")[0])
+            shown.append((opened["exchange_id"],
+                          [row["id"] for row in rows(tmp_path / "data" / "exchanges.sqlite3")]))
+            disconnect.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": "/operator/api/events", "raw_path": b"/operator/api/events",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+             "server": ("127.0.0.1", 8000),
+             "headers": [(b"host", b"127.0.0.1:8000"),
+                         (b"authorization", f"Bearer {OPERATOR_TOKEN}".encode())]}
+    try:
+        feed = asyncio.create_task(app(scope, receive, send))
+        await asyncio.wait_for(connected.wait(), 10)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+            asked = asyncio.create_task(http.post("/v1/chat/completions", json=body(("user", "seen"))))
+            while not runtime.switchboard.waiting():
+                await asyncio.sleep(0)
+            written.set()
+            await asyncio.wait_for(disconnect.wait(), 10)
+            [(exchange_id, in_file)] = shown
+            assert in_file == [exchange_id]
+            runtime.switchboard.reply(exchange_id, "answered", done=True)
+            await asked
+        await asyncio.wait_for(feed, 10)
+    finally:
+        runtime.close()
