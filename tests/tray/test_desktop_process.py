@@ -270,3 +270,43 @@ print("run returned", signalled.is_set(), flush=True)
 @needs_x
 def test_a_signal_while_the_icon_loop_is_inside_xlib_still_quits(tmp_path: Path, x_display: str):
     run_tray_script(SIGNAL_WHILE_X_IS_BUSY, tmp_path, x_display)
+
+
+# pystray's X11 loop lets setup begin, then notes which thread it runs on: the script holds the
+# loop between the two (as a busy machine may), so setup's show comes first.
+SHOW_BEFORE_THE_LOOP_IS_NAMED = """
+import functools, threading, time
+import pystray
+from pystray import _xorg
+from human_chat_completions.config import Settings
+from human_chat_completions.tray.app import TrayApp
+from human_chat_completions.tray.controller import ServerController
+
+show, shown = _xorg.Icon._show, threading.Event()
+
+@functools.wraps(show)  # pystray finds the method to run on its loop by this name
+def show_and_note(icon):
+    shown.set()
+    show(icon)
+
+_xorg.Icon._show = show_and_note
+controller = ServerController(Settings(), data_path=sys_argv_data)
+controller.launch()
+tray = TrayApp(controller, pystray)
+mark_ready = tray.icon._mark_ready
+
+def mark_ready_then_pause():
+    mark_ready()
+    time.sleep(0.5)  # setup's thread runs meanwhile
+
+tray.icon._mark_ready = mark_ready_then_pause
+threading.Thread(target=lambda: (shown.wait(10), tray.quit()), daemon=True).start()
+tray.run()
+controller.shutdown()
+print("run returned", shown.is_set(), flush=True)
+"""
+
+
+@needs_x
+def test_the_icon_is_shown_even_when_setup_comes_before_the_loop_is_named(tmp_path: Path, x_display: str):
+    run_tray_script(SHOW_BEFORE_THE_LOOP_IS_NAMED, tmp_path, x_display)

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,17 @@ class _OnceFilter(logging.Filter):
         record.msg, record.exc_info, record.exc_text = (
             "Failed to dock icon: no system tray found yet (further failures not logged)", None, None)
         return True
+
+
+def _wait_for_the_x11_loop(icon, seconds: float = 2) -> None:
+    """pystray's X11 backend lets setup begin just before it notes which thread runs the icon's
+    loop, and a show from another thread before that fails (its dispatcher reads `_thread`): the
+    icon would never appear. Wait until it has, `seconds` at most."""
+    if type(icon).__module__ != "pystray._xorg":
+        return
+    deadline = time.monotonic() + seconds
+    while not hasattr(icon, "_thread") and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 class TrayApp:
@@ -293,6 +305,7 @@ class TrayApp:
         self._refresher.start()
 
     def _show_and_refresh(self, icon) -> None:
+        _wait_for_the_x11_loop(icon)
         if self._closing:  # Quit came while the icon was starting
             icon.stop()
             return
