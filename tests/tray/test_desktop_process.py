@@ -275,10 +275,11 @@ def test_a_signal_while_the_icon_loop_is_inside_xlib_still_quits(tmp_path: Path,
 # pystray's X11 loop lets setup begin, then notes which thread it runs on: the script holds the
 # loop between the two (as a busy machine may), so setup's show comes first.
 SHOW_BEFORE_THE_LOOP_IS_NAMED = """
-import functools, threading, time
+import functools, os, signal, threading, time
 import pystray
 from pystray import _xorg
 from human_chat_completions.config import Settings
+from human_chat_completions.desktop import _on_signals
 from human_chat_completions.tray.app import TrayApp
 from human_chat_completions.tray.controller import ServerController
 
@@ -300,7 +301,8 @@ def mark_ready_then_pause():
     time.sleep(0.5)  # setup's thread runs meanwhile
 
 tray.icon._mark_ready = mark_ready_then_pause
-threading.Thread(target=lambda: (shown.wait(10), tray.quit()), daemon=True).start()
+_on_signals(tray.quit_on_signal)  # quit as the app does, on the loop's thread (a menu click or a signal)
+threading.Thread(target=lambda: (shown.wait(10), os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
 tray.run()
 controller.shutdown()
 print("run returned", shown.is_set(), flush=True)
