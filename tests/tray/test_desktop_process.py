@@ -179,6 +179,36 @@ def test_hcc_serve_stays_headless_even_with_a_display(tmp_path: Path):
     assert "pystray" not in output and "Xlib" not in output
 
 
+# What the tray scripts below start with (each runs in a process of its own, under Xvfb).
+TRAY_SCRIPT_START = """
+import functools, os, signal, threading, time
+import pystray
+from pystray import _xorg
+from human_chat_completions.config import Settings
+from human_chat_completions.desktop import _on_signals
+from human_chat_completions.tray.app import TrayApp
+from human_chat_completions.tray.controller import ServerController
+
+def tray_showing_with(step):  # a started tray app whose loop runs step(icon, show) to show the icon
+    show = _xorg.Icon._show
+
+    @functools.wraps(show)  # pystray finds the method to run on its loop by this name
+    def showing(icon):
+        step(icon, show)
+
+    _xorg.Icon._show = showing
+    controller = ServerController(Settings(), data_path=sys_argv_data)
+    controller.launch()
+    return controller, TrayApp(controller, pystray)
+
+def run_until_quit(controller, tray, seen):  # quits as the app does: a signal, on the loop's thread
+    _on_signals(tray.quit_on_signal)
+    tray.run()
+    controller.shutdown()
+    print("run returned", seen.is_set(), flush=True)
+"""
+
+
 # Quit lands after pystray's setup began to show the icon and before the icon's loop showed it: the
 # loop ends first (the test forces that order; in CI a SIGTERM once hit it by chance).
 QUIT_WHILE_SHOWING = """
@@ -235,19 +265,10 @@ def test_a_quit_while_the_icon_is_being_shown_still_ends_the_process(tmp_path: P
 # SIGTERM lands while the icon's loop (the main thread) is inside python-xlib holding its display
 # lock: the script takes that lock and signals itself as the loop begins to show the icon. Quit's
 # X calls made inside the handler would wait for the lock on the very thread that holds it.
-SIGNAL_WHILE_X_IS_BUSY = """
-import functools, os, signal, threading
-import pystray
-from pystray import _xorg
-from human_chat_completions.config import Settings
-from human_chat_completions.desktop import _on_signals
-from human_chat_completions.tray.app import TrayApp
-from human_chat_completions.tray.controller import ServerController
+SIGNAL_WHILE_X_IS_BUSY = TRAY_SCRIPT_START + """
+signalled = threading.Event()
 
-show, signalled = _xorg.Icon._show, threading.Event()
-
-@functools.wraps(show)  # pystray finds the method to run on its loop by this name
-def show_holding_the_lock(icon):
+def show_holding_the_lock(icon, show):
     if threading.current_thread() is threading.main_thread() and not signalled.is_set():
         signalled.set()
         with icon._display.display.send_recv_lock:
@@ -256,14 +277,8 @@ def show_holding_the_lock(icon):
                 pass
     show(icon)
 
-_xorg.Icon._show = show_holding_the_lock
-controller = ServerController(Settings(), data_path=sys_argv_data)
-controller.launch()
-tray = TrayApp(controller, pystray)
-_on_signals(tray.quit_on_signal)
-tray.run()
-controller.shutdown()
-print("run returned", signalled.is_set(), flush=True)
+controller, tray = tray_showing_with(show_holding_the_lock)
+run_until_quit(controller, tray, signalled)
 """
 
 
@@ -274,26 +289,9 @@ def test_a_signal_while_the_icon_loop_is_inside_xlib_still_quits(tmp_path: Path,
 
 # pystray's X11 loop lets setup begin, then notes which thread it runs on: the script holds the
 # loop between the two (as a busy machine may), so setup's show comes first.
-SHOW_BEFORE_THE_LOOP_IS_NAMED = """
-import functools, os, signal, threading, time
-import pystray
-from pystray import _xorg
-from human_chat_completions.config import Settings
-from human_chat_completions.desktop import _on_signals
-from human_chat_completions.tray.app import TrayApp
-from human_chat_completions.tray.controller import ServerController
-
-show, shown = _xorg.Icon._show, threading.Event()
-
-@functools.wraps(show)  # pystray finds the method to run on its loop by this name
-def show_and_note(icon):
-    shown.set()
-    show(icon)
-
-_xorg.Icon._show = show_and_note
-controller = ServerController(Settings(), data_path=sys_argv_data)
-controller.launch()
-tray = TrayApp(controller, pystray)
+SHOW_BEFORE_THE_LOOP_IS_NAMED = TRAY_SCRIPT_START + """
+shown = threading.Event()
+controller, tray = tray_showing_with(lambda icon, show: (shown.set(), show(icon)))
 mark_ready = tray.icon._mark_ready
 
 def mark_ready_then_pause():
@@ -301,11 +299,8 @@ def mark_ready_then_pause():
     time.sleep(0.5)  # setup's thread runs meanwhile
 
 tray.icon._mark_ready = mark_ready_then_pause
-_on_signals(tray.quit_on_signal)  # quit as the app does, on the loop's thread (a menu click or a signal)
 threading.Thread(target=lambda: (shown.wait(10), os.kill(os.getpid(), signal.SIGTERM)), daemon=True).start()
-tray.run()
-controller.shutdown()
-print("run returned", shown.is_set(), flush=True)
+run_until_quit(controller, tray, shown)
 """
 
 
