@@ -119,10 +119,13 @@ def logs_list(
     author: AuthorOption = None,
     mode: ModeOption = None,
     outcome: OutcomeOption = None,
+    study: StudyOption = None,
+    condition: ConditionOption = None,
     limit: Annotated[int, typer.Option(help="Show only the last N (0: all).")] = 0,
 ) -> None:
     """List exchanges as a compact table, oldest first."""
-    filters = make_filters(since, until, conversation, participant, author, mode, outcome)
+    filters = make_filters(since, until, conversation, participant, author, mode, outcome,
+                           study=study, condition=condition)
     with opened_log(data_dir) as db:
         found = queries.records(db, filters)
     if limit > 0:

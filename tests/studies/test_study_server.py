@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from human_chat_completions.cli import app
+from human_chat_completions.ui.logs_view import LogReader, summary_line
 from tests.support import Operator, RunningServer, wait_until
 
 STUDY = """
@@ -111,6 +112,14 @@ def test_four_in_each_condition_and_each_request_carries_its_condition(tmp_path,
         "--study", "trust", "--condition", "fast"))))
     assert [(r["participant"], r["study"], r["condition"]) for r in rows] == [
         (fast["participant"], "trust", "fast")]
+    listed = hcc("logs", "list", "--data-dir", str(tmp_path / "data"), "--study", "trust",
+                 "--condition", "fast").splitlines()
+    assert len(listed) == 2 and fast["participant"] in listed[1], listed
+    assert hcc("logs", "list", "--data-dir", str(tmp_path / "data"), "--study", "other").count("\n") == 1
+    # The Logs page finds a study's exchanges by its name and condition, and says them.
+    found = LogReader(tmp_path / "data" / "exchanges.sqlite3").page("trust fast", 0)
+    assert [r.participant for r in found.records] == [fast["participant"]]
+    assert " · trust/fast · " in summary_line(found.records[0])
 
 
 @pytest.mark.slow  # the conditions' delays have to pass: 0.8 s and 1.6 s, then the tokens

@@ -55,7 +55,7 @@ class Filters:
     """Which exchanges to read. `since`/`until` are stored-timestamp boundaries (see `parse_when`);
     `until` is exclusive. `participant` is a conversation label. `text`: every whitespace-separated
     term appears, in any case, in the id, participant, user input, reply, author, mode, outcome,
-    note, tag, side request or a draft."""
+    note, tag, side request, study, condition or a draft."""
 
     since: str | None = None
     until: str | None = None
@@ -108,6 +108,8 @@ _SEARCHED = """e.id || ' ' || coalesce(c.label, '') || ' ' || coalesce(e.user_in
     coalesce(e.reply, '') || ' ' || coalesce(e.author, '') || ' ' || e.mode || ' ' || e.state ||
     ' ' || coalesce(e.note, '') || ' ' || coalesce(e.tag, '') || ' ' ||
     coalesce(json_extract(e.record_json, '$.side_request'), '') || ' ' ||
+    coalesce(json_extract(e.record_json, '$.study'), '') || ' ' ||
+    coalesce(json_extract(e.record_json, '$.condition'), '') || ' ' ||
     coalesce((SELECT group_concat(d.text, ' ') FROM drafts d WHERE d.exchange_id = e.id), '')"""
 
 

@@ -46,6 +46,13 @@ def shown_draft(record: ExchangeRecord) -> DraftRecord | None:
     return record.chosen_draft or (record.drafts[0] if record.drafts else None)
 
 
+def summary_line(record: ExchangeRecord) -> str:
+    """The detail's first line; a study's exchange says its study and condition."""
+    study = f"{record.study}/{record.condition or '-'}" if record.study else None
+    return " · ".join(part for part in (record.id, record.participant or "-", study, record.mode,
+                                         record.author or "-", record.outcome) if part)
+
+
 def local_time(stamp: str | None) -> str:
     if not stamp:
         return ""
@@ -359,8 +366,7 @@ class LogsView:
             draft_box = self._box(self.t("logs_draft", profile="-"),
                                   ft.Text(self.t("logs_no_draft"), italic=True))
         controls: list[ft.Control] = [
-            _selectable(f"{record.id} · {record.participant} · {record.mode} · "
-                        f"{record.author or '-'} · {record.outcome}"),
+            _selectable(summary_line(record)),
             ft.Row([
                 self._box(self.t("logs_user_input"), _selectable(record.user_input)),
                 draft_box,
