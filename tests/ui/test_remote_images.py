@@ -17,8 +17,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from human_chat_completions.config import Settings
+from human_chat_completions.ui.gated_images import gate_markdown
 from human_chat_completions.ui.i18n import Translator
-from human_chat_completions.ui.transcript import gate_markdown
 from tests.support import Operator, RunningServer, wait_until
 from tests.ui.browser import open_window, screenshot, wait_for_text
 

@@ -15,10 +15,11 @@ from human_chat_completions.ui.answers import AnswerSide
 from human_chat_completions.ui.conversation_list import ConversationList
 from human_chat_completions.ui.copilot_panel import CopilotActions, CopilotPanel
 from human_chat_completions.ui.editor import ReplyEditor
+from human_chat_completions.ui.gated_images import RemoteImages
 from human_chat_completions.ui.i18n import Translator
 from human_chat_completions.ui.keys import Shortcuts
 from human_chat_completions.ui.notice import Notice
-from human_chat_completions.ui.transcript import RemoteImages, TranscriptView
+from human_chat_completions.ui.transcript import TranscriptView
 from human_chat_completions.ui.viewmodel import (
     ConversationRow,
     OperatorState,
