@@ -22,6 +22,11 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 HEAD_HOLD_SECONDS = 0.25
 
 
+class LastChunk(str):
+    """A body's last chunk: it goes out with the end of the response, in one write (a write of
+    its own would wake the client once more for five bytes)."""
+
+
 class ExchangeResponse(StreamingResponse):
     """A streaming response that lets go of its exchange however it ends, even if the body was
     never iterated because the client left first."""
@@ -35,6 +40,16 @@ class ExchangeResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._release()
+
+    async def stream_response(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        ended = False
+        async for chunk in self.body_iterator:
+            ended = isinstance(chunk, LastChunk)
+            body = chunk if isinstance(chunk, bytes | memoryview) else chunk.encode(self.charset)
+            await send({"type": "http.response.body", "body": body, "more_body": not ended})
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 # Not on Windows, which has no such call.
@@ -81,32 +96,40 @@ async def sse_body(
     cid, created = completion_id(exchange), int(exchange.received_at)
     before, after = wire.content_chunk_frame(cid, created, model)
     before, after = "data: " + before, after + "\n\n"
+    reply = exchange.reply
     role = sse(wire.chunk(cid, created, model, {"role": "assistant", "content": ""}))
-    if exchange.mode is not Mode.AUTO or not await exchange.reply.started(HEAD_HOLD_SECONDS):
+    if exchange.mode is not Mode.AUTO or not await reply.started(HEAD_HOLD_SECONDS):
         yield role
         role = ""
-    async for piece in exchange.reply.pieces(keepalive):
+    # Each write wakes the client once more: what is left once the reply has closed is all here
+    # already, so it goes out with the end, in one write.
+    held = ""
+    async for piece in reply.pieces(keepalive):
         if piece is None:
-            yield role + ": keep-alive\n\n"
+            chunk = role + ": keep-alive\n\n"
         else:
             note_first_words(switchboard, exchange)
             if role and isinstance(piece, str):
-                yield sse(wire.chunk(cid, created, model, {"role": "assistant", "content": piece}))
+                chunk = sse(wire.chunk(cid, created, model, {"role": "assistant", "content": piece}))
             else:
-                yield role + (before + _encode(piece) + after if isinstance(piece, str) else
-                              sse(wire.chunk(cid, created, model, piece)))
+                chunk = role + (before + _encode(piece) + after if isinstance(piece, str) else
+                                sse(wire.chunk(cid, created, model, piece)))
         role = ""
-    if role:
-        yield role
-    reply = exchange.reply
+        if reply.closed:
+            held += chunk
+        else:
+            yield chunk
+    held += role
     if reply.error is not None:
+        if held:
+            yield held
         failures.raise_if_dropped(reply.error)
-        yield sse(stream_error(reply.error))
+        yield LastChunk(sse(stream_error(reply.error)))
         return
-    # One write for the end: each write wakes the client once more for nothing.
     usage = sse(wire.usage_chunk(cid, created, model, wire.usage(exchange.messages, reply.text))) \
         if include_usage else ""
-    yield sse(wire.chunk(cid, created, model, {}, reply.finish_reason)) + usage + "data: [DONE]\n\n"
+    yield LastChunk(held + sse(wire.chunk(cid, created, model, {}, reply.finish_reason)) + usage
+                    + "data: [DONE]\n\n")
 
 
 def completion_body(exchange: Exchange, model: str) -> dict[str, Any]:
