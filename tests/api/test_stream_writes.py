@@ -7,27 +7,32 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from human_chat_completions.config import Settings
 from human_chat_completions.server import build_runtime, make_server
 from tests.support import OPERATOR_TOKEN
 
+CHAT = ("/v1/chat/completions", {"model": "m", "stream": True, "stream_options": {"include_usage": True},
+                                 "messages": [{"role": "user", "content": "hi"}]})
 
-def scope_for(body: bytes) -> dict:
+
+def scope_for(path: str, body: bytes) -> dict:
     return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+            "scheme": "http", "path": path, "raw_path": path.encode(),
             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
             "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode())]}
 
 
-async def stream_messages(tmp_path, answer) -> list[dict]:
-    """The ASGI messages one streamed request's response sends, while `answer(switchboard, id)`
-    replies to it."""
+async def stream_messages(tmp_path, answer, api: tuple[str, dict] = CHAT) -> list[dict]:
+    """The body messages the response to one streamed request (`api`: path and body) sends, while
+    `answer(switchboard, id, sent)` replies to it."""
     runtime = build_runtime(Settings(), tmp_path / "data", OPERATOR_TOKEN)
     app = make_server(runtime, "127.0.0.1", 8000, with_ui=False).config.app
-    request = json.dumps({"model": "m", "stream": True, "stream_options": {"include_usage": True},
-                          "messages": [{"role": "user", "content": "hi"}]}).encode()
+    path, payload = api
+    request = json.dumps(payload).encode()
     incoming = [{"type": "http.request", "body": request, "more_body": False}]
     sent: list[dict] = []
     done = asyncio.Event()
@@ -42,7 +47,7 @@ async def stream_messages(tmp_path, answer) -> list[dict]:
         sent.append(message)
 
     try:
-        call = asyncio.create_task(app(scope_for(request), receive, send))
+        call = asyncio.create_task(app(scope_for(path, request), receive, send))
         while not runtime.switchboard.waiting():
             await asyncio.sleep(0)
         [exchange] = runtime.switchboard.waiting()
@@ -89,3 +94,22 @@ async def test_a_reply_that_ends_later_sends_its_end_alone_but_still_in_one_writ
     finish, usage, end = events(messages[-1])
     assert json.loads(finish)["choices"][0]["finish_reason"] == "stop" and end == "[DONE]"
     assert "usage" in json.loads(usage)
+
+
+async def answer_in_two(switchboard, exchange_id, sent) -> None:
+    switchboard.reply(exchange_id, "Hello", done=False)
+    while not any(b"Hello" in m.get("body", b"") for m in sent):
+        await asyncio.sleep(0)
+    switchboard.reply(exchange_id, " there", done=True)
+
+
+@pytest.mark.parametrize(("api", "end"), [
+    (("/v1/messages", {"model": "m", "max_tokens": 50, "stream": True,
+                       "messages": [{"role": "user", "content": "hi"}]}), b"event: message_stop"),
+    (("/v1/responses", {"model": "m", "stream": True, "input": "hi"}), b"event: response.completed"),
+    (("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}]}), b'"done": true'),
+], ids=["anthropic", "responses", "ollama"])
+async def test_every_api_ends_its_stream_in_the_write_of_its_last_event(tmp_path, api, end):
+    messages = await stream_messages(tmp_path, answer_in_two, api)
+    assert [m["more_body"] for m in messages][-2:] == [True, False]
+    assert end in messages[-1]["body"] and not any(end in m["body"] for m in messages[:-1])

@@ -94,7 +94,7 @@ def _failure(error: StreamError, error_body: Callable[[StreamError], Body]) -> R
 
 
 async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callable[[], Body],
-                    keepalive: float, fails_in_body: bool = False) -> AsyncIterator[bytes]:
+                    keepalive: float, fails_in_body: bool = False) -> AsyncIterator[str | bytes]:
     """Headers and whitespace now, the answer when ready: JSON allows leading whitespace, and the
     bytes keep idle timeouts in clients and proxies away."""
     yield b"\n"
@@ -105,4 +105,4 @@ async def late_body(switchboard: Switchboard, exchange: Exchange, final: Callabl
             yield b" "
     failures.raise_if_cut_late(exchange.reply.error, fails_in_body)
     responses.note_first_words(switchboard, exchange)
-    yield json.dumps(final(), ensure_ascii=False).encode()
+    yield responses.LastChunk(json.dumps(final(), ensure_ascii=False))

@@ -117,15 +117,14 @@ async def sse_body(
     reply = exchange.reply
     if reply.error is not None:
         failures.raise_if_dropped(reply.error)
-        yield sse("error", error=aw.error_body(failures.status_of(reply.error), reply.error.message)["error"])
+        yield responses.LastChunk(
+            sse("error", error=aw.error_body(failures.status_of(reply.error), reply.error.message)["error"]))
         return
     # Nothing said at all: one empty text block, as Anthropic sends.
     closing = blocks.stop() if blocks.count else [*blocks.text(""), *blocks.stop()]
-    for event in closing:
-        yield event
-    yield sse("message_delta", delta={"stop_reason": aw.stop_reason(exchange), "stop_sequence": None},
-              usage={"output_tokens": aw.output_tokens(exchange)})
-    yield sse("message_stop")
+    yield responses.LastChunk("".join(closing) + sse(
+        "message_delta", delta={"stop_reason": aw.stop_reason(exchange), "stop_sequence": None},
+        usage={"output_tokens": aw.output_tokens(exchange)}) + sse("message_stop"))
 
 
 # -- the endpoints -------------------------------------------------------------------------------

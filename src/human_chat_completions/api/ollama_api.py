@@ -139,12 +139,13 @@ async def ndjson_body(
     reply = exchange.reply
     if reply.error is not None:
         failures.raise_if_dropped(reply.error)
-        yield line({"error": reply.error.message})
+        yield responses.LastChunk(line({"error": reply.error.message}))
         return
+    calls = ""
     if reply.tool_calls:
         responses.note_first_words(switchboard, exchange)
-        yield line(message_chunk(model, "", tool_calls=ollama_tool_calls(reply.tool_calls)))
-    yield line(final_object(exchange, model))
+        calls = line(message_chunk(model, "", tool_calls=ollama_tool_calls(reply.tool_calls)))
+    yield responses.LastChunk(calls + line(final_object(exchange, model)))  # one write for the end
 
 
 _ENDED: Any = object()  # the reply stream ended

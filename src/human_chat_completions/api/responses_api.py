@@ -296,17 +296,17 @@ async def sse_body(
         yield event("response.output_text.delta", **item, content_index=0, delta=piece, logprobs=[])
     if exchange.reply.error is not None:
         failures.raise_if_dropped(exchange.reply.error)
-        yield event("response.failed", response=response_object(exchange, model, "failed"))
+        yield responses.LastChunk(event("response.failed", response=response_object(exchange, model, "failed")))
         return
     text = exchange.reply.text
-    yield event("response.output_text.done", **item, content_index=0, text=text, logprobs=[])
-    yield event("response.content_part.done", **item, content_index=0, part=output_text(text))
-    yield event("response.output_item.done", output_index=0,
-                item=output_message(exchange, text, "completed"))
+    closing = [event("response.output_text.done", **item, content_index=0, text=text, logprobs=[]),
+               event("response.content_part.done", **item, content_index=0, part=output_text(text)),
+               event("response.output_item.done", output_index=0,
+                     item=output_message(exchange, text, "completed"))]
     for index, call in enumerate(exchange.reply.tool_calls, start=1):
-        for line in function_call_events(event, index, call):
-            yield line
-    yield event("response.completed", response=response_object(exchange, model, "completed"))
+        closing += function_call_events(event, index, call)
+    closing.append(event("response.completed", response=response_object(exchange, model, "completed")))
+    yield responses.LastChunk("".join(closing))  # one write for the end
 
 
 def function_call_events(event: _Events, index: int, call: dict[str, Any]) -> list[str]:
