@@ -76,7 +76,7 @@ KEYBOARD_STRINGS: dict[str, tuple[str, str]] = {
 # The Logs page's strings, kept together.
 LOGS_STRINGS: dict[str, tuple[str, str]] = {
     "logs_title": ("Exchange log", "やりとりの記録"),
-    "logs_search": ("Search participant, text, author, outcome, study…", "参加者・本文・作成者・結果・調査で検索…"),
+    "logs_search": ("Search participant, text, author, outcome, study…", "参加者・本文・作成者・結果・研究で検索…"),
     "logs_refresh": ("Refresh", "更新"),
     "logs_col_time": ("Time", "時刻"),
     "logs_col_participant": ("Participant", "参加者"),
