@@ -59,18 +59,22 @@ async def stream_messages(tmp_path, answer, api: tuple[str, dict] = CHAT) -> lis
     return [m for m in sent if m["type"] == "http.response.body"]
 
 
+def hello_then(rest: str):
+    """An answer: "Hello" goes out on its own, then `rest` and the end come together."""
+    async def answer(switchboard, exchange_id, sent) -> None:
+        switchboard.reply(exchange_id, "Hello", done=False)
+        while not any(b"Hello" in m.get("body", b"") for m in sent):
+            await asyncio.sleep(0)
+        switchboard.reply(exchange_id, rest, done=True)
+    return answer
+
+
 def events(message: dict) -> list[str]:
     return [line.removeprefix("data: ") for line in message["body"].decode().split("\n\n") if line]
 
 
 async def test_the_last_words_finish_usage_and_done_go_out_with_the_end_of_the_body(tmp_path):
-    async def answer(switchboard, exchange_id, sent) -> None:
-        switchboard.reply(exchange_id, "Hello", done=False)
-        while not any(b"Hello" in m.get("body", b"") for m in sent):
-            await asyncio.sleep(0)
-        switchboard.reply(exchange_id, " there", done=True)  # more words and the end at once
-
-    messages = await stream_messages(tmp_path, answer)
+    messages = await stream_messages(tmp_path, hello_then(" there"))  # more words and the end at once
     assert [m["more_body"] for m in messages] == [True, True, False]
     role, hello, last = messages
     assert json.loads(events(role)[0])["choices"][0]["delta"] == {"role": "assistant", "content": ""}
@@ -83,24 +87,11 @@ async def test_the_last_words_finish_usage_and_done_go_out_with_the_end_of_the_b
 
 
 async def test_a_reply_that_ends_later_sends_its_end_alone_but_still_in_one_write(tmp_path):
-    async def answer(switchboard, exchange_id, sent) -> None:
-        switchboard.reply(exchange_id, "Hello", done=False)
-        while not any(b"Hello" in m.get("body", b"") for m in sent):
-            await asyncio.sleep(0)
-        switchboard.reply(exchange_id, "", done=True)
-
-    messages = await stream_messages(tmp_path, answer)
+    messages = await stream_messages(tmp_path, hello_then(""))
     assert [m["more_body"] for m in messages] == [True, True, False]
     finish, usage, end = events(messages[-1])
     assert json.loads(finish)["choices"][0]["finish_reason"] == "stop" and end == "[DONE]"
     assert "usage" in json.loads(usage)
-
-
-async def answer_in_two(switchboard, exchange_id, sent) -> None:
-    switchboard.reply(exchange_id, "Hello", done=False)
-    while not any(b"Hello" in m.get("body", b"") for m in sent):
-        await asyncio.sleep(0)
-    switchboard.reply(exchange_id, " there", done=True)
 
 
 @pytest.mark.parametrize(("api", "end"), [
@@ -110,6 +101,6 @@ async def answer_in_two(switchboard, exchange_id, sent) -> None:
     (("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}]}), b'"done": true'),
 ], ids=["anthropic", "responses", "ollama"])
 async def test_every_api_ends_its_stream_in_the_write_of_its_last_event(tmp_path, api, end):
-    messages = await stream_messages(tmp_path, answer_in_two, api)
+    messages = await stream_messages(tmp_path, hello_then(" there"), api)
     assert [m["more_body"] for m in messages][-2:] == [True, False]
     assert end in messages[-1]["body"] and not any(end in m["body"] for m in messages[:-1])
